@@ -1,0 +1,410 @@
+"""Shared event-sourcing base: the format protocol and the generic :class:`Stream`.
+
+How a new format plugs in
+-------------------------
+Write a module with frozen, slotted command dataclasses (each has
+``command_id: str`` and ``actor: str``; the actor is the bidder or the host) and
+one object implementing :class:`AuctionFormat`:
+
+* ``kind``: a stable name, written into the first event of every stream.
+* ``normalize_params(params) -> dict``: validate the host's parameters, fill in
+  defaults, return plain canonical data (ints/strs/lists/dicts). It is stored in
+  the ``created`` event, so replay needs nothing but the log.
+* ``initial(params) -> state``: the state before any bid. States are mutable
+  slotted dataclasses of plain values (see "why mutable" below).
+* ``decide(state, command, now) -> list[(type, payload)]``: pure. Read the state,
+  raise :class:`~bidding.errors.Rejected` with a stable code, or return the
+  events (type string + plain payload dict) the command causes. Never mutate.
+* ``evolve(state, envelope) -> state``: apply one event. No validation of the
+  command (that was ``decide``), but raise :class:`~bidding.errors.InvalidTransition`
+  when the event cannot follow the state (a forged log), so replay *is* a check.
+* ``next_deadline(state) -> int | None``: the next time (ms) at which the engine
+  must send a timer command (:class:`Close`, :class:`Tick`), or ``None``.
+* ``result(state) -> list[Award] | None``: the outcome once final, recomputed from
+  the bid-level state (the transcript verifier compares it with the log's claim).
+* ``commitment(state, command) -> int | None``: ``None`` if the command is not a
+  bid; otherwise what the actor could owe in this stream if it is accepted (0 for
+  bids that commit no spending, e.g. reverse-auction offers). Drives the velocity
+  rule and spending limits in :mod:`bidding.limits`.
+* ``exposure(state) -> dict[bidder, amount]``: what each bidder may owe now.
+
+Then call :func:`register_format` at the bottom of the module so :func:`replay`
+can find it by ``kind``, and re-export it from :mod:`bidding`.
+
+:class:`Stream` does the rest for every format: idempotency (a repeated
+``(actor, command_id)`` returns the first outcome, events or the very same
+rejection, and adds nothing), velocity and exposure checks, sealing events into
+the hash chain (:mod:`bidding.events`), ``seq == version + 1`` and ``prev_hash``
+checks when applying foreign events, replay, and :meth:`Stream.state_hash`.
+
+Why mutable states: a stream has exactly one writer (its actor), and copying
+per-bidder maps on every bid would make a bid O(bidders). ``evolve`` therefore
+updates the state in place and returns it; ``decide`` must not mutate. Anyone
+needing an independent copy replays the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from bidding.canonical import digest, to_plain
+from bidding.errors import (
+    ChainError,
+    Code,
+    InvalidTransition,
+    Rejected,
+    SequenceError,
+    TranscriptError,
+)
+from bidding.events import GENESIS, Envelope, seal
+from bidding.limits import ExposureLedger, VelocityRule, VelocityTracker
+
+__all__ = [
+    "CREATED",
+    "AuctionFormat",
+    "Award",
+    "Close",
+    "Command",
+    "NewEvent",
+    "Stream",
+    "Tick",
+    "get_format",
+    "register_format",
+    "replay",
+    "state_hash",
+]
+
+S = TypeVar("S")
+
+#: Type of the first event of every stream: ``{"kind": ..., "params": {...}}``.
+CREATED = "created"
+
+#: What ``decide`` returns per event: the event type and its plain payload.
+NewEvent = tuple[str, dict[str, Any]]
+
+
+class Command(Protocol):
+    """Every command: a client-chosen id (idempotency key) and who issues it."""
+
+    @property
+    def command_id(self) -> str: ...
+
+    @property
+    def actor(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Timer/host command: close the auction if its (current) end has passed."""
+
+    command_id: str
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Timer command for clock formats (Dutch): advance to ``now``."""
+
+    command_id: str
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Award:
+    """One line of an auction's result: who gets how many units at which unit price."""
+
+    bidder: str
+    price: int
+    quantity: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain form used in events and transcripts."""
+        return {"bidder": self.bidder, "price": self.price, "quantity": self.quantity}
+
+
+class AuctionFormat(Protocol[S]):
+    """What a format provides; see the module docstring for the contract."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def normalize_params(self, params: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def initial(self, params: Mapping[str, Any]) -> S: ...
+
+    def decide(self, state: S, command: Command, now: int) -> list[NewEvent]: ...
+
+    def evolve(self, state: S, event: Envelope) -> S: ...
+
+    def next_deadline(self, state: S) -> int | None: ...
+
+    def result(self, state: S) -> list[Award] | None: ...
+
+    def commitment(self, state: S, command: Command) -> int | None: ...
+
+    def exposure(self, state: S) -> dict[str, int]: ...
+
+
+_FORMATS: dict[str, AuctionFormat[Any]] = {}
+
+
+def register_format(fmt: AuctionFormat[Any]) -> None:
+    """Make ``fmt`` findable by its ``kind`` (for :func:`replay` and transcripts)."""
+    existing = _FORMATS.get(fmt.kind)
+    if existing is not None and existing is not fmt:
+        raise ValueError(f"format kind {fmt.kind!r} already registered")
+    _FORMATS[fmt.kind] = fmt
+
+
+def get_format(kind: str) -> AuctionFormat[Any]:
+    """The registered format called ``kind``."""
+    try:
+        return _FORMATS[kind]
+    except KeyError:
+        raise TranscriptError(f"unknown auction format {kind!r}") from None
+
+
+_Outcome = tuple[Command | None, "tuple[Envelope, ...] | Rejected"]
+
+
+class Stream(Generic[S]):
+    """One auction's event stream: state, version, head hash and idempotency memory.
+
+    Use :meth:`create` for a new auction and :func:`replay` to rebuild one; then
+    :meth:`handle` commands (the writer) or :meth:`apply` foreign events (a follower).
+    """
+
+    __slots__ = (
+        "_outcomes",
+        "_velocity",
+        "fmt",
+        "head",
+        "ledger",
+        "log",
+        "state",
+        "stream_id",
+        "time",
+        "version",
+    )
+
+    def __init__(
+        self,
+        fmt: AuctionFormat[S],
+        stream_id: str,
+        state: S,
+        *,
+        velocity: VelocityRule | None = None,
+        ledger: ExposureLedger | None = None,
+        keep_log: bool = True,
+    ) -> None:
+        self.fmt = fmt
+        self.stream_id = stream_id
+        self.state = state
+        self.version = 0
+        self.head = GENESIS
+        self.time = 0
+        self.log: list[Envelope] | None = [] if keep_log else None
+        self.ledger = ledger
+        self._velocity = VelocityTracker(velocity) if velocity is not None else None
+        self._outcomes: dict[tuple[str, str], _Outcome] = {}
+
+    # -- construction ---------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        fmt: AuctionFormat[S],
+        stream_id: str,
+        params: Mapping[str, Any],
+        now: int,
+        *,
+        actor: str = "host",
+        command_id: str = "create",
+        velocity: VelocityRule | None = None,
+        ledger: ExposureLedger | None = None,
+        keep_log: bool = True,
+    ) -> Stream[S]:
+        """Start a new stream; its first event (seq 1) records the format and params."""
+        normalized = fmt.normalize_params(params)
+        stream = cls(
+            fmt,
+            stream_id,
+            fmt.initial(normalized),
+            velocity=velocity,
+            ledger=ledger,
+            keep_log=keep_log,
+        )
+        env = seal(
+            stream_id,
+            1,
+            GENESIS,
+            now,
+            CREATED,
+            actor,
+            command_id,
+            {"kind": fmt.kind, "params": normalized},
+        )
+        stream._advance(env)
+        stream._outcomes[(actor, command_id)] = (None, (env,))
+        return stream
+
+    # -- writing ----------------------------------------------------------------------
+
+    def handle(self, command: Command, now: int) -> tuple[Envelope, ...]:
+        """Decide and apply one command; return its events or raise :class:`Rejected`.
+
+        A repeat of an ``(actor, command_id)`` already seen returns the first
+        outcome unchanged (raising the same rejection object if it was refused).
+        """
+        key = (command.actor, command.command_id)
+        prior = self._outcomes.get(key)
+        if prior is not None:
+            first, outcome = prior
+            if first is not None and first != command:
+                raise Rejected(Code.DUPLICATE_COMMAND_ID, "command id reused for another command")
+            if isinstance(outcome, Rejected):
+                raise outcome
+            return outcome
+        if now < self.time:
+            raise InvalidTransition(f"time went backwards: {now} < {self.time}")
+        fmt = self.fmt
+        state = self.state
+        try:
+            if self._velocity is not None or self.ledger is not None:
+                amount = fmt.commitment(state, command)
+                if amount is not None:
+                    if self._velocity is not None:
+                        self._velocity.check(command.actor, now)
+                    if self.ledger is not None:
+                        self.ledger.check(self.stream_id, command.actor, amount)
+            new = fmt.decide(state, command, now)
+        except Rejected as rejection:
+            self._outcomes[key] = (command, rejection)
+            raise
+        out: list[Envelope] = []
+        for type_, payload in new:
+            env = seal(
+                self.stream_id,
+                self.version + 1,
+                self.head,
+                now,
+                type_,
+                command.actor,
+                command.command_id,
+                payload,
+            )
+            self._advance(env)
+            out.append(env)
+        result = tuple(out)
+        self._outcomes[key] = (command, result)
+        return result
+
+    # -- following / replay -----------------------------------------------------------
+
+    def apply(self, env: Envelope, *, verify_hash: bool = True) -> None:
+        """Apply an event produced elsewhere, checking sequence and chain first."""
+        if env.stream_id != self.stream_id:
+            raise ChainError(f"event of stream {env.stream_id!r} applied to {self.stream_id!r}")
+        if env.seq != self.version + 1:
+            kind = "duplicate" if env.seq <= self.version else "gap"
+            raise SequenceError(f"{kind}: got seq {env.seq}, expected {self.version + 1}")
+        if env.prev_hash != self.head:
+            raise ChainError(f"seq {env.seq}: prev_hash does not match the previous event")
+        if verify_hash and env.compute_hash() != env.hash:
+            raise ChainError(f"seq {env.seq}: hash does not match its content")
+        if env.time < self.time:
+            raise InvalidTransition(f"seq {env.seq}: time goes backwards")
+        if env.type == CREATED:
+            raise InvalidTransition(f"seq {env.seq}: a stream is created only once")
+        self._advance(env)
+        key = (env.actor, env.command_id)
+        prior = self._outcomes.get(key)
+        if prior is not None and not isinstance(prior[1], Rejected):
+            self._outcomes[key] = (None, (*prior[1], env))
+        else:
+            self._outcomes[key] = (None, (env,))
+
+    def _advance(self, env: Envelope) -> None:
+        """Evolve the state with a trusted envelope and move version/head/time on."""
+        if env.type != CREATED:
+            self.state = self.fmt.evolve(self.state, env)
+        self.version = env.seq
+        self.head = env.hash
+        self.time = env.time
+        if self.log is not None:
+            self.log.append(env)
+        if self._velocity is not None:
+            self._velocity.record(env.actor, env.time)
+        if self.ledger is not None:
+            self.ledger.update(self.stream_id, self.fmt.exposure(self.state))
+
+    # -- reading ----------------------------------------------------------------------
+
+    def next_deadline(self) -> int | None:
+        """When the engine must next send a timer command (ms), or ``None``."""
+        return self.fmt.next_deadline(self.state)
+
+    def result(self) -> list[Award] | None:
+        """The auction's outcome once final, else ``None``."""
+        return self.fmt.result(self.state)
+
+    def state_hash(self) -> str:
+        """Canonical SHA-256 of (format, stream, version, head, state)."""
+        return digest(
+            {
+                "kind": self.fmt.kind,
+                "stream_id": self.stream_id,
+                "version": self.version,
+                "head": self.head,
+                "state": to_plain(self.state),
+            }
+        )
+
+
+def replay(
+    events: Iterable[Envelope],
+    *,
+    verify_hash: bool = True,
+    velocity: VelocityRule | None = None,
+    ledger: ExposureLedger | None = None,
+) -> Stream[Any]:
+    """Rebuild a stream from its events; refuse a gap, a duplicate or a broken chain.
+
+    The first event must be the ``created`` event (seq 1, genesis ``prev_hash``);
+    its ``kind`` selects the registered format.
+    """
+    it = iter(events)
+    first = next(it, None)
+    if first is None:
+        raise SequenceError("no events: a stream starts with its created event")
+    if first.seq != 1:
+        raise SequenceError(f"gap: first event has seq {first.seq}, expected 1")
+    if first.prev_hash != GENESIS:
+        raise ChainError("first event's prev_hash is not the genesis hash")
+    if verify_hash and first.compute_hash() != first.hash:
+        raise ChainError("seq 1: hash does not match its content")
+    if first.type != CREATED:
+        raise InvalidTransition(f"first event is {first.type!r}, expected {CREATED!r}")
+    kind = first.payload.get("kind")
+    params = first.payload.get("params")
+    if not isinstance(kind, str) or not isinstance(params, Mapping):
+        raise TranscriptError("created event lacks kind/params")
+    fmt = get_format(kind)
+    normalized = fmt.normalize_params(params)
+    if normalized != params:
+        raise InvalidTransition("created event's params are not in normal form")
+    stream: Stream[Any] = Stream(
+        fmt, first.stream_id, fmt.initial(normalized), velocity=velocity, ledger=ledger
+    )
+    stream._advance(first)
+    stream._outcomes[(first.actor, first.command_id)] = (None, (first,))
+    for env in it:
+        stream.apply(env, verify_hash=verify_hash)
+    return stream
+
+
+def state_hash(stream: Stream[Any]) -> str:
+    """Canonical SHA-256 of a stream's state (see :meth:`Stream.state_hash`)."""
+    return stream.state_hash()

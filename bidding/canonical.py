@@ -1,0 +1,102 @@
+"""Canonical byte encoding and hashes.
+
+Everything that is hashed in :mod:`bidding` (event envelopes, state hashes,
+transcripts) goes through :func:`encode`, so a verifier in any language can
+reproduce the bytes. The canonical form is JSON with:
+
+* object keys sorted by code point (keys are ASCII strings in practice),
+* no insignificant whitespace (``,`` and ``:`` separators),
+* integers only (no floats anywhere; bool, null, str, list, object allowed),
+* strings as UTF-8, escaping only ``"``, ``\\`` and control characters.
+
+For the value types above this is the same byte string as RFC 8785 (JCS). We
+produce it with ``orjson.dumps(obj, option=OPT_SORT_KEYS)``, which is fast enough
+to sit on the bid hot path. :func:`check` validates a value strictly (used by the
+transcript verifier on untrusted input; the hot path trusts our own payloads).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from bidding.errors import TranscriptError
+
+__all__ = ["MAX_INT", "check", "digest", "encode", "sha256_hex", "to_plain"]
+
+#: Integers beyond 2**53 - 1 lose precision in JavaScript verifiers; refuse them.
+MAX_INT = 2**53 - 1
+
+_OPT = orjson.OPT_SORT_KEYS
+
+
+def encode(obj: Any) -> bytes:
+    """Return the canonical JSON bytes of ``obj`` (plain ints/strs/lists/dicts)."""
+    return orjson.dumps(obj, option=_OPT)
+
+
+def sha256_hex(data: bytes) -> str:
+    """Lower-case hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def digest(obj: Any) -> str:
+    """SHA-256 (hex) of the canonical encoding of ``obj``."""
+    return hashlib.sha256(orjson.dumps(obj, option=_OPT)).hexdigest()
+
+
+def to_plain(obj: Any) -> Any:
+    """Convert a state value into plain canonical data, deterministically.
+
+    Dataclasses become objects of their fields, tuples/lists/deques become lists,
+    sets become sorted lists, mappings keep their (string) keys; mapping keys that
+    are not strings are rejected so the result is always encodable. Why not pickle
+    or ``repr``: the bytes must be identical across processes and Python versions.
+    """
+    if obj is None or isinstance(obj, bool | int | str):
+        return obj
+    if isinstance(obj, float):
+        raise TypeError("floats are not allowed in canonical data")
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise TypeError(f"non-string mapping key {k!r}")
+            out[k] = to_plain(v)
+        return out
+    if isinstance(obj, list | tuple | deque):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, set | frozenset):
+        return sorted((to_plain(v) for v in obj), key=encode)
+    raise TypeError(f"cannot canonicalise {type(obj).__name__}")
+
+
+def check(obj: Any, path: str = "$") -> None:
+    """Raise :class:`TranscriptError` unless ``obj`` is strict canonical data.
+
+    Allowed: None, bool, int within ±(2**53 - 1), str, list, dict with str keys.
+    """
+    if obj is None or isinstance(obj, bool | str):
+        return
+    if isinstance(obj, int):
+        if -MAX_INT <= obj <= MAX_INT:
+            return
+        raise TranscriptError(f"{path}: integer out of range")
+    if isinstance(obj, list):
+        for i, v in enumerate(obj):
+            check(v, f"{path}[{i}]")
+        return
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise TranscriptError(f"{path}: non-string key")
+            check(v, f"{path}.{k}")
+        return
+    raise TranscriptError(f"{path}: {type(obj).__name__} is not allowed (ints, strs only)")

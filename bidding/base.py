@@ -22,7 +22,7 @@ one object implementing :class:`AuctionFormat`:
   must send a timer command (:class:`Close`, :class:`Tick`), or ``None``.
 * ``result(state) -> list[Award] | None``: the outcome once final, recomputed from
   the bid-level state (the transcript verifier compares it with the log's claim).
-* ``commitment(state, command) -> int | None``: ``None`` if the command is not a
+* ``commitment(state, command, now) -> int | None``: ``None`` if the command is not a
   bid; otherwise what the actor could owe in this stream if it is accepted (0 for
   bids that commit no spending, e.g. reverse-auction offers). Drives the velocity
   rule and spending limits in :mod:`bidding.limits`.
@@ -68,6 +68,8 @@ __all__ = [
     "Close",
     "Command",
     "NewEvent",
+    "PlaceBid",
+    "Retract",
     "Stream",
     "Tick",
     "get_format",
@@ -112,6 +114,25 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceBid:
+    """A bid by ``actor``: a max (proxy) bid in English, an offer in reverse auctions."""
+
+    command_id: str
+    actor: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Retract:
+    """Host command: remove ``bidder``'s bid, with a reason kept in the log."""
+
+    command_id: str
+    actor: str
+    bidder: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Award:
     """One line of an auction's result: who gets how many units at which unit price."""
 
@@ -142,7 +163,7 @@ class AuctionFormat(Protocol[S]):
 
     def result(self, state: S) -> list[Award] | None: ...
 
-    def commitment(self, state: S, command: Command) -> int | None: ...
+    def commitment(self, state: S, command: Command, now: int) -> int | None: ...
 
     def exposure(self, state: S) -> dict[str, int]: ...
 
@@ -273,7 +294,7 @@ class Stream(Generic[S]):
         state = self.state
         try:
             if self._velocity is not None or self.ledger is not None:
-                amount = fmt.commitment(state, command)
+                amount = fmt.commitment(state, command, now)
                 if amount is not None:
                     if self._velocity is not None:
                         self._velocity.check(command.actor, now)

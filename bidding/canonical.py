@@ -53,15 +53,20 @@ def digest(obj: Any) -> str:
 def to_plain(obj: Any) -> Any:
     """Convert a state value into plain canonical data, deterministically.
 
-    Dataclasses become objects of their fields, tuples/lists/deques become lists,
-    sets become sorted lists, mappings keep their (string) keys; mapping keys that
-    are not strings are rejected so the result is always encodable. Why not pickle
-    or ``repr``: the bytes must be identical across processes and Python versions.
+    Objects with a ``to_data()`` method are converted through it (e.g.
+    :class:`bidding.money.IncrementTable`); dataclasses become objects of their
+    fields, tuples/lists/deques become lists, sets become sorted lists, mappings
+    keep their (string) keys; mapping keys that are not strings are rejected so
+    the result is always encodable. Why not pickle or ``repr``: the bytes must be
+    identical across processes and Python versions.
     """
     if obj is None or isinstance(obj, bool | int | str):
         return obj
     if isinstance(obj, float):
         raise TypeError("floats are not allowed in canonical data")
+    to_data = getattr(obj, "to_data", None)
+    if to_data is not None:
+        return to_plain(to_data())
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Mapping):

@@ -1,7 +1,7 @@
 """Per-bidder spending limits and the velocity rule: decide-time checks for any format.
 
 Both are checked by :class:`bidding.base.Stream` *before* a format's ``decide``
-runs, for commands the format calls bids (``commitment(state, command)`` is not
+runs, for commands the format calls bids (``commitment(state, command, now)`` is not
 ``None``), so every format gets them without code of its own.
 
 * :class:`VelocityRule` / :class:`VelocityTracker`: at most ``max_bids`` accepted

@@ -1,0 +1,81 @@
+"""The ``auctions`` projection row, derived from a stream after each durable batch.
+
+Why derived here and not stored by the cores: the projection is a read model for lists
+and REST; it must never feed back into decisions, so it is computed from the state the
+cores produced, and rewritten (never moved backwards) as events land.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bidding import Envelope, Stream
+from bidding.canonical import to_plain
+
+
+def public_view(stream: Stream[Any]) -> dict[str, Any]:
+    """What anyone may see of an auction: no hidden maxima, no reserve amount."""
+    state = stream.state
+    params = _params(stream)
+    view: dict[str, Any] = {
+        "id": stream.stream_id,
+        "format": stream.fmt.kind,
+        "seq": stream.version,
+        "head": stream.head,
+        "currency": params.get("currency", ""),
+        "status": _status(stream),
+        "price": getattr(state, "price", None),
+        "leader": getattr(state, "leader", None),
+        "end": stream.next_deadline(),
+    }
+    result = stream.result()
+    if result is not None:
+        view["result"] = [a.to_dict() for a in result]
+    return view
+
+
+def _params(stream: Stream[Any]) -> dict[str, Any]:
+    params = getattr(stream.state, "params", None)
+    if params is None:
+        return {}
+    plain = to_plain(params)
+    return plain if isinstance(plain, dict) else {}
+
+
+def _status(stream: Stream[Any]) -> str:
+    state = stream.state
+    for name in ("status", "phase"):
+        value = getattr(state, name, None)
+        if isinstance(value, str):
+            return value
+    return "closed" if stream.result() is not None else "open"
+
+
+def auction_row(stream: Stream[Any], last: Envelope) -> dict[str, Any]:
+    view = public_view(stream)
+    created = stream.log[0].time if stream.log else last.time
+    return {
+        "id": stream.stream_id,
+        "format": stream.fmt.kind,
+        "params": _params(stream),
+        "status": view["status"],
+        "currency": view["currency"],
+        "price": view["price"],
+        "leader": view["leader"],
+        "seq": stream.version,
+        "created_ms": created,
+        "updated_ms": last.time,
+    }
+
+
+# Event payload fields that must never reach viewers: proxy maxima, sealed amounts
+# before the reveal, nonces, hidden reserves. Transcripts (for verifiers, after the
+# close) carry everything; live rooms carry only this public part.
+PRIVATE_FIELDS = frozenset({"max", "max_amount", "max_bid", "maximum", "nonce", "reserve", "limit"})
+
+
+def public_event_data(env: Envelope) -> dict[str, Any]:
+    payload = env.payload
+    if not PRIVATE_FIELDS.intersection(payload):
+        return dict(payload)
+    return {k: v for k, v in payload.items() if k not in PRIVATE_FIELDS}

@@ -1,0 +1,109 @@
+"""The ``fairlot`` command: serve, verify.
+
+Why the stores are started here and not in the app's lifespan: they are child processes
+of this command, started before the server listens and stopped after it has drained, on
+every way out (Ctrl-C, SIGTERM, an error), so nothing is ever left running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+    from server.config import from_env
+    from server.stores import start_embedded
+
+    settings = from_env().with_overrides(host=args.host, port=args.port, data_dir=args.data_dir)
+    # SIGTERM (Procfile platforms, `kill`) takes the same clean path as Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
+    started = None
+    try:
+        if settings.embedded:
+            print(f"fairlot: starting embedded stores under {settings.data_dir.resolve()}", flush=True)
+        settings, started = start_embedded(settings)
+        redis_kind = "embedded" if started.redis else "external"
+        pg_kind = "embedded" if started.postgres else "external"
+        print(f"fairlot: redis    {redis_kind:8} {settings.redis_url}", flush=True)
+        print(f"fairlot: postgres {pg_kind:8} {settings.database_url}", flush=True)
+        print(f"fairlot: listening on http://{settings.host}:{settings.port} (WebSocket /ws)", flush=True)
+        config = uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            http="httptools",
+            ws="websockets",
+            lifespan="on",
+            log_level="warning",
+            ws_max_size=64 * 1024,
+        )
+        server = uvicorn.Server(config)
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if started is not None:
+            started.stop()
+            print("fairlot: stopped embedded stores", flush=True)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from server import verify_cmd
+
+    return verify_cmd.run(args.rest)
+
+
+def _token(args: argparse.Namespace) -> int:
+    import time
+
+    from server.auth import TokenSigner
+    from server.config import from_env
+
+    settings = from_env().with_overrides(data_dir=args.data_dir)
+    signer = TokenSigner.from_env(settings.data_dir)
+    expires = time.time_ns() // 1_000_000 + args.ttl * 1000
+    print(signer.mint(args.user, args.role, expires))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fairlot", description="Real-time auctions and provably-fair draws")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP + WebSocket server")
+    serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1, or $HOST)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8000, or $PORT)")
+    serve.add_argument(
+        "--data-dir", type=Path, default=None, help="embedded stores' folder (default ./.fairlot)"
+    )
+    serve.set_defaults(func=_serve)
+    token = sub.add_parser("token", help="mint a development bearer token")
+    token.add_argument("user", help="user id")
+    token.add_argument("--role", default="bidder", choices=["viewer", "bidder", "host", "admin"])
+    token.add_argument("--ttl", type=int, default=86_400, help="seconds until it expires")
+    token.add_argument("--data-dir", type=Path, default=None, help="where the dev secret lives")
+    token.set_defaults(func=_token)
+    verify = sub.add_parser("verify", help="verify a draw certificate offline", add_help=False)
+    verify.add_argument("rest", nargs=argparse.REMAINDER)
+    verify.set_defaults(func=_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -28,6 +28,9 @@ def public_view(stream: Stream[Any]) -> dict[str, Any]:
         "leader": getattr(state, "leader", None),
         "end": stream.next_deadline(),
     }
+    format_view = getattr(stream.fmt, "public_view", None)
+    if format_view is not None:
+        view.update(format_view(state))
     result = stream.result()
     if result is not None:
         view["result"] = [a.to_dict() for a in result]
@@ -35,10 +38,12 @@ def public_view(stream: Stream[Any]) -> dict[str, Any]:
 
 
 def _params(stream: Stream[Any]) -> dict[str, Any]:
-    params = getattr(stream.state, "params", None)
-    if params is None:
-        return {}
-    plain = to_plain(params)
+    """The normalised params, as recorded in the ``created`` event."""
+    if stream.log:
+        params = stream.log[0].payload.get("params")
+        if isinstance(params, dict):
+            return dict(params)
+    plain = to_plain(getattr(stream.state, "params", None))
     return plain if isinstance(plain, dict) else {}
 
 
@@ -76,6 +81,10 @@ PRIVATE_FIELDS = frozenset({"max", "max_amount", "max_bid", "maximum", "nonce", 
 
 def public_event_data(env: Envelope) -> dict[str, Any]:
     payload = env.payload
+    if env.type == "created":
+        params = payload.get("params")
+        if isinstance(params, dict) and PRIVATE_FIELDS.intersection(params):
+            return {**payload, "params": {k: v for k, v in params.items() if k not in PRIVATE_FIELDS}}
     if not PRIVATE_FIELDS.intersection(payload):
         return dict(payload)
     return {k: v for k, v in payload.items() if k not in PRIVATE_FIELDS}

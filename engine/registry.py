@@ -16,6 +16,7 @@ from bidding import Envelope, Stream, get_format, replay
 from engine.actor import AuctionActor
 from engine.clock import Clock
 from engine.errors import NotFound
+from engine.formats import load_formats
 from engine.journal_redis import RedisJournal
 from engine.projection import auction_row
 from engine.store_postgres import PostgresStore
@@ -31,6 +32,7 @@ class Registry:
     """All live actors of this process, keyed by stream id."""
 
     def __init__(self, journal: RedisJournal, records: PostgresStore, clock: Clock) -> None:
+        load_formats()
         self.journal = journal
         self.records = records
         self.clock = clock

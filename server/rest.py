@@ -17,6 +17,7 @@ from bidding import InvalidParams, Rejected, get_format
 from bidding.errors import TranscriptError
 from engine.errors import NotFound
 from engine.projection import public_view
+from server.auth import AuthError, Identity
 from server.errors import ApiError, error_body, rejection_status
 
 MAX_BODY = 64 * 1024
@@ -40,6 +41,21 @@ async def read_json(request: Request) -> dict[str, Any]:
     return data
 
 
+def require(request: Request, role: str) -> Identity:
+    """The caller's verified identity, which must hold at least ``role``."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError("unauthorized", "a bearer token is required", 401)
+    try:
+        identity: Identity = request.app.state.signer.check(token.strip(), request.app.state.clock.now())
+    except AuthError as exc:
+        raise ApiError(exc.code, exc.message, 401) from None
+    if not identity.can(role):
+        raise ApiError("forbidden", f"this needs the {role} role", 403)
+    return identity
+
+
 async def healthz(request: Request) -> Response:
     return ORJSONResponse({"status": "ok"})
 
@@ -50,6 +66,7 @@ async def readyz(request: Request) -> Response:
 
 
 async def create_auction(request: Request) -> Response:
+    identity = require(request, "host")
     data = await read_json(request)
     kind = data.get("format", "english")
     params = data.get("params", {})
@@ -59,8 +76,9 @@ async def create_auction(request: Request) -> Response:
         get_format(kind)
     except TranscriptError:
         raise ApiError("unknown_format", f"no auction format {kind!r}", 422) from None
+    params = {**params, "host": identity.user_id}
     try:
-        actor = await request.app.state.registry.create(kind, params)
+        actor = await request.app.state.registry.create(kind, params, actor=identity.user_id)
     except InvalidParams as exc:
         raise ApiError("invalid_params", str(exc), 422) from None
     return ORJSONResponse(public_view(actor.stream), status_code=201)

@@ -1,0 +1,109 @@
+"""``fairlot serve``: embedded stores when no URL is set, none when both are; Ctrl-C
+leaves nothing running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from engine.embedded import free_port
+from server.config import Settings
+from tests.liveserver import ROOT, server_env, wait_ready
+
+
+def processes_using(marker: str) -> list[int]:
+    """Live (non-zombie) processes whose command line mentions ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if marker in cmdline and state != "Z" and "server.cli" not in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def children_of(ppid: int) -> dict[int, str]:
+    """Live child processes of ``ppid``: pid -> executable name."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == ppid and fields[0] != "Z":
+            found[int(entry.name)] = Path(argv0.split()[0]).name if argv0 else ""
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def serve(env: dict[str, str], data_dir: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+    port = free_port()
+    log = data_dir.parent / f"{data_dir.name}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, port, log
+
+
+def test_serve_embedded_then_ctrl_c_leaves_nothing(settings: Settings, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = server_env(settings, data_dir)
+    del env["REDIS_URL"], env["DATABASE_URL"]
+    proc, port, log = serve(env, data_dir)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", proc, 60, log)
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
+        assert ready == {"redis": "ok", "postgres": "ok", "schema": "current", "ready": True}
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+        children = children_of(proc.pid)
+        assert {"redis-server", "postgres"} <= set(children.values()), children
+    finally:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        proc.wait(30)
+    output = log.read_text()
+    assert "embedded" in output and "stopped embedded stores" in output
+    assert processes_using(str(data_dir)) == []
+    assert not any(alive(pid) for pid in children)
+    assert proc.returncode == 0
+
+
+def test_serve_with_urls_starts_nothing(settings: Settings, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    proc, port, log = serve(server_env(settings, data_dir), data_dir)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", proc, 60, log)
+        assert processes_using(str(data_dir)) == []
+        assert children_of(proc.pid) == {}
+        assert not (data_dir / "postgres").exists() and not (data_dir / "redis").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    output = log.read_text()
+    assert "redis    external" in output and "postgres external" in output
+    assert proc.returncode == 0

@@ -19,8 +19,8 @@ from tests.liveserver import LiveServer, live_server
 FAR_FUTURE = 4_102_444_800_000
 
 
-async def recv(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:
-    data = await asyncio.wait_for(ws.recv(), timeout)
+async def recv(ws: ClientConnection, wait: float = 10) -> dict[str, Any]:
+    data = await asyncio.wait_for(ws.recv(), wait)
     message = orjson.loads(data)
     assert isinstance(message, dict)
     return message

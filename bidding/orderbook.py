@@ -100,8 +100,9 @@ class BookState(Mapping[str, Any]):
         self.closed = False
         #: order id -> owner, for every order ever placed (ids are never reused).
         self.owners: dict[str, str] = {}
-        #: executed trades in order: ``[buy_order_id, sell_order_id, price, qty]``.
-        self.trades: list[list[Any]] = []
+        #: executed trades in order: ``(buy_order_id, sell_order_id, price, qty)``
+        #: (tuples of atoms: the cyclic GC stops tracking them, which matters at 1e5).
+        self.trades: list[tuple[Any, Any, int, int]] = []
         #: per buyer: value of resting buy orders plus cost of what they bought.
         self.owed: dict[str, int] = {}
         self._out: list[Fill] = []
@@ -287,7 +288,7 @@ class OrderBookFormat:
         for (_, maker, px, q), c in zip(out, claimed, strict=True):
             if c[0] != maker or c[1] != px or c[2] != q:
                 raise InvalidTransition(f"order {oid!r}: fills differ from the book's matching")
-            trades.append([oid, maker, px, q] if is_buy else [maker, oid, px, q])
+            trades.append((oid, maker, px, q) if is_buy else (maker, oid, px, q))
             cost += px * q
         if p["tif"] != "gtc":
             rested = 0

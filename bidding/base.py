@@ -28,6 +28,11 @@ one object implementing :class:`AuctionFormat`:
   rule and spending limits in :mod:`bidding.limits`.
 * ``exposure(state) -> dict[bidder, amount]``: what each bidder may owe now.
 
+Optionally, ``evolve_trusted(state, envelope) -> state`` applies an event that
+this very stream's ``decide`` just produced, skipping the re-checks (the hot
+path); :class:`Stream` uses it for its own events and ``evolve`` for everything
+it replays or follows.
+
 Then call :func:`register_format` at the bottom of the module so :func:`replay`
 can find it by ``kind``, and re-export it from :mod:`bidding`.
 
@@ -45,7 +50,7 @@ needing an independent copy replays the log.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -199,6 +204,7 @@ class Stream(Generic[S]):
 
     __slots__ = (
         "_outcomes",
+        "_trusted",
         "_velocity",
         "fmt",
         "head",
@@ -230,6 +236,7 @@ class Stream(Generic[S]):
         self.ledger = ledger
         self._velocity = VelocityTracker(velocity) if velocity is not None else None
         self._outcomes: dict[tuple[str, str], _Outcome] = {}
+        self._trusted: Callable[[S, Envelope], S] = getattr(fmt, "evolve_trusted", fmt.evolve)
 
     # -- construction ---------------------------------------------------------------
 
@@ -279,8 +286,11 @@ class Stream(Generic[S]):
         A repeat of an ``(actor, command_id)`` already seen returns the first
         outcome unchanged (raising the same rejection object if it was refused).
         """
-        key = (command.actor, command.command_id)
-        prior = self._outcomes.get(key)
+        actor = command.actor
+        command_id = command.command_id
+        key = (actor, command_id)
+        outcomes = self._outcomes
+        prior = outcomes.get(key)
         if prior is not None:
             first, outcome = prior
             if first is not None and first != command:
@@ -290,36 +300,46 @@ class Stream(Generic[S]):
             return outcome
         if now < self.time:
             raise InvalidTransition(f"time went backwards: {now} < {self.time}")
-        fmt = self.fmt
         state = self.state
+        velocity = self._velocity
+        ledger = self.ledger
         try:
-            if self._velocity is not None or self.ledger is not None:
-                amount = fmt.commitment(state, command, now)
+            if velocity is not None or ledger is not None:
+                amount = self.fmt.commitment(state, command, now)
                 if amount is not None:
-                    if self._velocity is not None:
-                        self._velocity.check(command.actor, now)
-                    if self.ledger is not None:
-                        self.ledger.check(self.stream_id, command.actor, amount)
-            new = fmt.decide(state, command, now)
+                    if velocity is not None:
+                        velocity.check(actor, now)
+                    if ledger is not None:
+                        ledger.check(self.stream_id, actor, amount)
+            new = self.fmt.decide(state, command, now)
         except Rejected as rejection:
-            self._outcomes[key] = (command, rejection)
+            outcomes[key] = (command, rejection)
             raise
         out: list[Envelope] = []
+        trusted = self._trusted
+        log = self.log
+        stream_id = self.stream_id
+        seq = self.version
+        head = self.head
         for type_, payload in new:
-            env = seal(
-                self.stream_id,
-                self.version + 1,
-                self.head,
-                now,
-                type_,
-                command.actor,
-                command.command_id,
-                payload,
-            )
-            self._advance(env)
+            seq += 1
+            env = seal(stream_id, seq, head, now, type_, actor, command_id, payload)
+            head = env.hash
+            state = trusted(state, env)
             out.append(env)
+            if log is not None:
+                log.append(env)
+        self.state = state
+        self.version = seq
+        self.head = head
+        self.time = now
         result = tuple(out)
-        self._outcomes[key] = (command, result)
+        outcomes[key] = (command, result)
+        if result:
+            if velocity is not None:
+                velocity.record(actor, now)
+            if ledger is not None:
+                ledger.update(stream_id, self.fmt.exposure(state))
         return result
 
     # -- following / replay -----------------------------------------------------------
@@ -339,6 +359,7 @@ class Stream(Generic[S]):
             raise InvalidTransition(f"seq {env.seq}: time goes backwards")
         if env.type == CREATED:
             raise InvalidTransition(f"seq {env.seq}: a stream is created only once")
+        self.state = self.fmt.evolve(self.state, env)
         self._advance(env)
         key = (env.actor, env.command_id)
         prior = self._outcomes.get(key)
@@ -346,20 +367,18 @@ class Stream(Generic[S]):
             self._outcomes[key] = (None, (*prior[1], env))
         else:
             self._outcomes[key] = (None, (env,))
+            if self._velocity is not None:
+                self._velocity.record(env.actor, env.time)
+        if self.ledger is not None:
+            self.ledger.update(self.stream_id, self.fmt.exposure(self.state))
 
     def _advance(self, env: Envelope) -> None:
-        """Evolve the state with a trusted envelope and move version/head/time on."""
-        if env.type != CREATED:
-            self.state = self.fmt.evolve(self.state, env)
+        """Move version/head/time on past ``env`` (state already evolved) and log it."""
         self.version = env.seq
         self.head = env.hash
         self.time = env.time
         if self.log is not None:
             self.log.append(env)
-        if self._velocity is not None:
-            self._velocity.record(env.actor, env.time)
-        if self.ledger is not None:
-            self.ledger.update(self.stream_id, self.fmt.exposure(self.state))
 
     # -- reading ----------------------------------------------------------------------
 

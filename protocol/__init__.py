@@ -2,6 +2,24 @@
 
 Pure: no I/O, no clock, no asyncio. ``server/ws.py`` drives it.
 
+Session (one per connection; see ``protocol.session`` for the full contract)::
+
+    session = Session(codec_for_subprotocol(negotiated))
+    session.receive_data(payload)                  # bytes or str, one WebSocket message
+    for event in session.events_received():        # drains
+        match event:
+            case Hello(token=token): ...           # then session.send(Welcome(...))
+            case Subscribe(room=room, since=since): ...
+            case PlaceBid(id=cid, room=room, amount=amount, currency=cur): ...
+            case RemoteProtocolError():  ...       # already answered on the wire; log it
+    session.send(Ack(id=cid, room=room, seq=seq))  # raises SlowConsumer when the queue is full
+    session.send_frame(event_frame)                # pre-encoded fan-out frame
+    for frame in session.data_to_send():           # list[bytes | str], drains
+        ...                                        # bytes -> binary frame, str -> text frame
+    if session.state is SessionState.CLOSING:      # fatal error or session.close()
+        ...                                        # close the socket with session.close_code
+    session.connection_lost()                      # transport gone -> CLOSED
+
 Codecs (built once, shared)::
 
     codec = codec_for_subprotocol("fairlot.v1.msgpack")   # or "fairlot.v1.json", None -> JSON
@@ -79,6 +97,8 @@ from protocol.messages import (
     Unsubscribe,
     Welcome,
 )
+from protocol.session import ReceivedEvent, Session, SessionStatistics
+from protocol.states import RECEIVABLE, SENDABLE, TRANSITIONS, SessionState, Trigger
 
 __all__ = [
     "CLIENT_MESSAGE_TYPES",
@@ -87,8 +107,11 @@ __all__ = [
     "JSON_SUBPROTOCOL",
     "MSGPACK",
     "MSGPACK_SUBPROTOCOL",
+    "RECEIVABLE",
+    "SENDABLE",
     "SERVER_MESSAGE_TYPES",
     "SUBPROTOCOLS",
+    "TRANSITIONS",
     "Ack",
     "AnyCodec",
     "BadFrame",
@@ -120,18 +143,23 @@ __all__ = [
     "PlaceBid",
     "Pong",
     "ProtocolError",
+    "ReceivedEvent",
     "Reject",
     "RemoteProtocolError",
     "RoomCommand",
     "SealedCommit",
     "SealedReveal",
     "ServerMessage",
+    "Session",
+    "SessionState",
+    "SessionStatistics",
     "SetProxy",
     "SlowConsumer",
     "Snapshot",
     "Subscribe",
     "TooManyErrors",
     "TooManyRooms",
+    "Trigger",
     "UnexpectedField",
     "UnexpectedMessage",
     "UnknownType",

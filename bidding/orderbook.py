@@ -174,9 +174,7 @@ class OrderBookFormat:
             return self._decide_cancel(state, command, now)
         if isinstance(command, Close):
             return self._decide_close(state, command, now)
-        raise Rejected(
-            Code.INVALID_COMMAND, f"{type(command).__name__} is not an order book command"
-        )
+        raise Rejected(Code.INVALID_COMMAND, f"{type(command).__name__} is not an order book command")
 
     def _check_open(self, state: BookState, now: int) -> None:
         params = state.params
@@ -297,8 +295,10 @@ class OrderBookFormat:
         if is_buy:
             # A seller taking resting bids changes nothing here: a maker's reserved
             # value (its own price) becomes the cost of its purchase, same amount.
-            owed = state.owed
-            owed[owner] = owed.get(owner, 0) + cost + price * rested
+            added = cost + price * rested
+            if added:
+                owed = state.owed
+                owed[owner] = owed.get(owner, 0) + added
 
     def _apply_cancel(self, state: BookState, oid: str, qty: int) -> None:
         live = state.book.get(oid)

@@ -61,12 +61,12 @@ DEFAULT_SUBPROTOCOL: Final = JSON_SUBPROTOCOL
 
 #: A WebSocket frame payload: ``bytes`` for binary frames, ``str`` for text frames.
 Frame = bytes | str
-F = TypeVar("F", bytes, str)
+F_co = TypeVar("F_co", bytes, str, covariant=True)
 
 _ENCODE_ERRORS: Final = (TypeError, ValueError, OverflowError, RecursionError)
 
 
-class Codec(Protocol[F]):
+class Codec(Protocol[F_co]):
     """What the session and the server need from a codec."""
 
     @property
@@ -79,16 +79,16 @@ class Codec(Protocol[F]):
         """True if frames are binary (``bytes``), False if text (``str``)."""
         ...
 
-    def encode(self, msg: Message) -> F:
+    def encode(self, msg: Message) -> F_co:
         """Encode any message."""
         ...
 
-    def encode_event(self, room: str, seq: int, kind: str, time: int, data: Mapping[str, Any]) -> F:
+    def encode_event(self, room: str, seq: int, kind: str, time: int, data: Mapping[str, Any]) -> F_co:
         """Encode an ``event`` frame directly from its fields."""
         ...
 
-    def encode_batch(self, room: str, frames: Sequence[F]) -> F:
-        """Splice encoded event frames of ``room`` into one ``batch`` frame."""
+    def encode_batch(self, room: str, frames: Sequence[Frame]) -> F_co:
+        """Splice encoded event frames of ``room`` (from this codec) into a ``batch``."""
         ...
 
     def decode(self, data: bytes | str) -> ClientMessage:
@@ -140,19 +140,25 @@ class MsgpackCodec:
         except _ENCODE_ERRORS as exc:
             raise EncodeError(f"cannot encode event: {exc}") from exc
 
-    def encode_batch(self, room: str, frames: Sequence[bytes]) -> bytes:
-        """Splice encoded event frames into a batch: header, then the frames as they are."""
+    def encode_batch(self, room: str, frames: Sequence[Frame]) -> bytes:
+        """Splice encoded event frames into a batch: header, then the frames as they are.
+
+        ``frames`` must be this codec's event frames (``bytes``); a ``str`` among them
+        raises ``EncodeError``.
+        """
         _check_batch_size(len(frames))
-        pack = self._pack
-        return b"".join(
-            (
-                b"\x83\xa4type\xa5batch\xa4room",
-                pack(room),
-                b"\xa6events",
-                self._packer.pack_array_header(len(frames)),
-                *frames,
+        try:
+            return b"".join(
+                (
+                    b"\x83\xa4type\xa5batch\xa4room",
+                    self._pack(room),
+                    b"\xa6events",
+                    self._packer.pack_array_header(len(frames)),
+                    *cast(Sequence[bytes], frames),
+                )
             )
-        )
+        except _ENCODE_ERRORS as exc:
+            raise EncodeError(f"cannot encode batch: {exc}") from exc
 
     def decode(self, data: bytes | str) -> ClientMessage:
         """Decode a client frame; only ``RemoteProtocolError`` subclasses escape."""
@@ -208,18 +214,25 @@ class JsonCodec:
         except _ENCODE_ERRORS as exc:
             raise EncodeError(f"cannot encode event: {exc}") from exc
 
-    def encode_batch(self, room: str, frames: Sequence[str]) -> str:
-        """Splice encoded event frames into a batch without re-encoding them."""
+    def encode_batch(self, room: str, frames: Sequence[Frame]) -> str:
+        """Splice encoded event frames into a batch without re-encoding them.
+
+        ``frames`` must be this codec's event frames (``str``); ``bytes`` among them
+        raise ``EncodeError``.
+        """
         _check_batch_size(len(frames))
-        return "".join(
-            (
-                '{"type":"batch","room":',
-                orjson.dumps(room).decode(),
-                ',"events":[',
-                ",".join(frames),
-                "]}",
+        try:
+            return "".join(
+                (
+                    '{"type":"batch","room":',
+                    orjson.dumps(room).decode(),
+                    ',"events":[',
+                    ",".join(cast(Sequence[str], frames)),
+                    "]}",
+                )
             )
-        )
+        except _ENCODE_ERRORS as exc:
+            raise EncodeError(f"cannot encode batch: {exc}") from exc
 
     def decode(self, data: bytes | str) -> ClientMessage:
         """Decode a client frame; only ``RemoteProtocolError`` subclasses escape."""

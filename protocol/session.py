@@ -24,9 +24,11 @@ What the session does by itself:
   command ``id``) or an ``error`` frame, surfaces the error as an event and keeps going,
   unless the error is fatal or the peer has made more than ``MAX_PROTOCOL_ERRORS``;
   then it queues the error frame and moves to CLOSING with ``close_code`` set;
-- bounds its send queue: ``send`` raises ``SlowConsumer`` (and queues nothing) once
-  ``SEND_QUEUE_MAX_FRAMES`` frames or ``SEND_QUEUE_MAX_BYTES`` bytes are waiting. The
-  server may then drain and resync the client with a snapshot, or close with 4008.
+- bounds its send queue: ``send`` raises ``SlowConsumer`` (and queues nothing) when
+  the frame would make more than ``SEND_QUEUE_MAX_FRAMES`` frames or
+  ``SEND_QUEUE_MAX_BYTES`` bytes (characters for JSON) wait undrained; an empty queue
+  always takes one frame. The server may then drain and resync the client with a
+  snapshot, or close with 4008.
 
 Subscriptions are recorded when ``subscribe`` is received; a server that refuses one
 (unknown room, not authorised) sends its own reject or error and calls ``leave(room)``.
@@ -293,8 +295,11 @@ class Session:
         self._enqueue(frame)
 
     def _enqueue(self, frame: bytes | str) -> None:
+        # An empty queue always takes one frame, so a snapshot larger than the byte
+        # bound can still be sent to a client that keeps up.
         size = self._out_bytes + len(frame)
-        if len(self._out) >= self._max_queue_frames or size > self._max_queue_bytes:
+        out = self._out
+        if out and (len(out) >= self._max_queue_frames or size > self._max_queue_bytes):
             raise SlowConsumer(f"send queue full ({len(self._out)} frames, {self._out_bytes} bytes)")
         self._out.append(frame)
         self._out_bytes = size

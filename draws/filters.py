@@ -1,0 +1,205 @@
+"""Versioned, deterministic entry filters with a reason code for every dropped row.
+
+Why versioned and hashed: the rules (exclusion list included) go into the commitment before
+the beacon round, so a host cannot tune them after seeing who would win. The filters run in
+a fixed order (``FILTER_ORDER``); the order is part of the version, because "first valid
+entry per user" depends on what the earlier filters removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from draws.canonical import canonical
+from draws.entries import Entries
+from draws.errors import RulesError
+
+RULES_VERSION = "fairlot-filters/1"
+EXCLUDED = "excluded"
+OUTSIDE_WINDOW = "outside_window"
+MISSING_HASHTAG = "missing_hashtag"
+TOO_FEW_MENTIONS = "too_few_mentions"
+DUPLICATE_USER = "duplicate_user"
+FILTER_ORDER = (EXCLUDED, OUTSIDE_WINDOW, MISSING_HASHTAG, TOO_FEW_MENTIONS, DUPLICATE_USER)
+
+_HASHTAG = re.compile(r"#(\w+)")
+_MENTION = re.compile(r"@(\w+)")
+
+
+def _norm_tag(tag: str) -> str:
+    return unicodedata.normalize("NFC", tag).strip().lstrip("#").casefold()
+
+
+def _norm_exclusion(item: str) -> str:
+    item = unicodedata.normalize("NFC", item).strip()
+    if item.startswith("@"):
+        return "@" + item.lstrip("@").casefold()
+    return item
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What makes an entry eligible. Times are integer ms UTC; the window end is exclusive.
+
+    ``exclude`` holds ``@handle`` items (any platform) or exact identities such as
+    ``instagram/id/1234``.
+    """
+
+    one_per_user: bool = True
+    required_hashtags: tuple[str, ...] = ()
+    min_mentions: int = 0
+    exclude: tuple[str, ...] = ()
+    window_start_ms: int | None = None
+    window_end_ms: int | None = None
+    version: str = field(default=RULES_VERSION)
+
+    def __post_init__(self) -> None:
+        if self.version != RULES_VERSION:
+            raise RulesError(f"unknown rules version {self.version!r}")
+        if self.min_mentions < 0:
+            raise RulesError("min_mentions must be >= 0")
+        if (
+            self.window_start_ms is not None
+            and self.window_end_ms is not None
+            and self.window_end_ms <= self.window_start_ms
+        ):
+            raise RulesError("the time window ends before it starts")
+        object.__setattr__(
+            self, "required_hashtags", tuple(sorted({_norm_tag(t) for t in self.required_hashtags}))
+        )
+        object.__setattr__(self, "exclude", tuple(sorted({_norm_exclusion(x) for x in self.exclude})))
+        if "" in self.required_hashtags:
+            raise RulesError("an empty hashtag cannot be required")
+
+    def to_json(self) -> dict[str, Any]:
+        """The canonical JSON object hashed into the commitment."""
+        return {
+            "version": self.version,
+            "one_per_user": self.one_per_user,
+            "required_hashtags": list(self.required_hashtags),
+            "min_mentions": self.min_mentions,
+            "exclude": list(self.exclude),
+            "window_start_ms": self.window_start_ms,
+            "window_end_ms": self.window_end_ms,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Rules:
+        """Inverse of ``to_json``; refuses unknown keys so nothing unhashed sneaks in."""
+        known = set(cls().to_json())
+        if set(data) != known:
+            raise RulesError(f"rules keys must be exactly {sorted(known)}")
+        try:
+            return cls(
+                one_per_user=bool(data["one_per_user"]),
+                required_hashtags=tuple(data["required_hashtags"]),
+                min_mentions=int(data["min_mentions"]),
+                exclude=tuple(data["exclude"]),
+                window_start_ms=data["window_start_ms"],
+                window_end_ms=data["window_end_ms"],
+                version=str(data["version"]),
+            )
+        except (TypeError, ValueError) as exc:
+            raise RulesError(f"malformed rules: {exc}") from exc
+
+    def digest(self) -> bytes:
+        """SHA-256 of the canonical JSON of the rules."""
+        return hashlib.sha256(canonical(self.to_json())).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Waterfall:
+    """Counts from the raw import down to the eligible set, step by step."""
+
+    raw: int
+    steps: tuple[tuple[str, int, int], ...]  # (reason code, dropped, remaining)
+    eligible: int
+    total_weight: int
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form carried (host-asserted) in the certificate."""
+        return {
+            "raw": self.raw,
+            "steps": [{"reason": r, "dropped": d, "remaining": k} for r, d, k in self.steps],
+            "eligible": self.eligible,
+            "total_weight": self.total_weight,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FilterResult:
+    """Eligible entries, every dropped source row with its reason, and the waterfall."""
+
+    eligible: Entries
+    dropped: tuple[tuple[int, str], ...]
+    waterfall: Waterfall
+
+
+def _hashtags_ok(text: str, required: tuple[str, ...]) -> bool:
+    folded = text.casefold()
+    if not all(("#" + tag) in folded for tag in required):
+        return False
+    present = set(_HASHTAG.findall(folded))
+    return all(tag in present for tag in required)
+
+
+def _mentions(text: str, own: str) -> int:
+    found = {m.casefold() for m in _MENTION.findall(text)}
+    found.discard(own)
+    return len(found)
+
+
+def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
+    """Run the filters in ``FILTER_ORDER``; deterministic for given entries and rules."""
+    alive = list(range(len(entries)))
+    dropped: list[tuple[int, str]] = []
+    steps: list[tuple[str, int, int]] = []
+    rows = entries.rows
+
+    def step(reason: str, keep: list[bool]) -> None:
+        nonlocal alive
+        survivors = [i for i, k in zip(alive, keep, strict=True) if k]
+        dropped.extend((rows[i], reason) for i, k in zip(alive, keep, strict=True) if not k)
+        steps.append((reason, len(alive) - len(survivors), len(survivors)))
+        alive = survivors
+
+    if rules.exclude:
+        handles = {x[1:] for x in rules.exclude if x.startswith("@")}
+        ids = {x for x in rules.exclude if not x.startswith("@")}
+        identities = entries.identities()
+        hs = entries.handle
+        step(EXCLUDED, [hs[i] not in handles and identities[i] not in ids for i in alive])
+    if rules.window_start_ms is not None or rules.window_end_ms is not None:
+        lo = rules.window_start_ms
+        hi = rules.window_end_ms
+        ts = entries.created_at_ms
+        step(
+            OUTSIDE_WINDOW,
+            [(t := ts[i]) is not None and (lo is None or t >= lo) and (hi is None or t < hi) for i in alive],
+        )
+    if rules.required_hashtags:
+        req = rules.required_hashtags
+        texts = entries.text
+        step(MISSING_HASHTAG, [_hashtags_ok(texts[i], req) for i in alive])
+    if rules.min_mentions:
+        need = rules.min_mentions
+        texts, hs = entries.text, entries.handle
+        step(TOO_FEW_MENTIONS, [_mentions(texts[i], hs[i]) >= need for i in alive])
+    if rules.one_per_user:
+        identities = entries.identities()
+        seen: set[str] = set()
+        keep = []
+        for i in alive:
+            ident = identities[i]
+            keep.append(ident not in seen)
+            seen.add(ident)
+        step(DUPLICATE_USER, keep)
+    eligible = entries.select(alive)
+    total = sum(eligible.weight)
+    waterfall = Waterfall(len(entries), tuple(steps), len(alive), total)
+    return FilterResult(eligible, tuple(dropped), waterfall)

@@ -1,0 +1,195 @@
+"""Salted private leaves, their sorted order, inclusion receipts and the public leaves file.
+
+Why salted: the published leaves must not reveal who entered. ``salt = HMAC-SHA256(
+host_secret, identity)`` is deterministic (a re-import gives the same tree) yet unguessable
+without the host secret; ``id_commit = SHA-256(salt || identity)`` binds the entrant, who
+receives the salt in a receipt and can check the binding.
+
+The leaf is a fixed 40-byte layout, ``id_commit (32) || weight (8, big-endian)``: a
+canonical encoding of ``{id_commit, weight}`` that costs one concatenation per entry
+(a JSON object per entry would cost seconds at a million entries).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from operator import add
+from typing import Any
+
+from draws.errors import ReceiptInvalid
+from draws.merkle import MerkleTree, hash_leaves, verify_inclusion
+
+LEAF_SIZE = 40
+LEAVES_MAGIC = b"fairlot-leaves/1\n"
+_sha256 = hashlib.sha256
+_digest = type(_sha256()).digest
+
+
+def _hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\x00")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+def salts_for(host_secret: bytes, identities: Sequence[bytes]) -> list[bytes]:
+    """HMAC-SHA256(host_secret, identity) for each identity (RFC 2104, computed in bulk).
+
+    Same output as ``hmac.digest``; written out because OpenSSL 3's one-shot HMAC costs
+    ~4 µs a call here against ~1 µs for two plain SHA-256 calls.
+    """
+    ipad, opad = _hmac_pads(host_secret)
+    inner = map(_digest, map(_sha256, map(ipad.__add__, identities)))
+    return list(map(_digest, map(_sha256, map(opad.__add__, inner))))
+
+
+def id_commits_for(salts: Sequence[bytes], identities: Sequence[bytes]) -> list[bytes]:
+    """``SHA-256(salt || identity)`` for each pair."""
+    return list(map(_digest, map(_sha256, map(add, salts, identities))))
+
+
+def encode_leaf(id_commit: bytes, weight: int) -> bytes:
+    """The 40-byte canonical leaf."""
+    return id_commit + weight.to_bytes(8, "big")
+
+
+def leaf_weights(leaves: Sequence[bytes]) -> list[int]:
+    """Weight of every leaf, in one C-speed pass over the joined leaves."""
+    return [w for (w,) in struct.iter_unpack(">32xQ", b"".join(leaves))]
+
+
+def leaf_weight(leaf: bytes) -> int:
+    """Weight field of a 40-byte leaf."""
+    return int.from_bytes(leaf[32:], "big")
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateLeaves:
+    """The host's view: sorted leaves, the tree, and which entry sits at each position.
+
+    ``order[i]`` is the index (in the eligible entries) of the entry at sorted position i;
+    ``salts`` and ``identities`` are in sorted order too, for receipts.
+    """
+
+    leaves: list[bytes]
+    order: list[int]
+    salts: list[bytes]
+    identities: list[bytes]
+    tree: MerkleTree
+
+    @property
+    def root(self) -> bytes:
+        """Merkle root over the sorted leaves."""
+        return self.tree.root
+
+    @property
+    def total_weight(self) -> int:
+        """Sum of all leaf weights."""
+        return sum(leaf_weights(self.leaves))
+
+    def receipt(self, position: int) -> Receipt:
+        """The inclusion receipt for the entry at sorted ``position`` (private to it)."""
+        return Receipt(
+            identity=self.identities[position].decode("utf-8"),
+            salt=self.salts[position],
+            weight=leaf_weight(self.leaves[position]),
+            index=position,
+            size=len(self.leaves),
+            audit_path=tuple(self.tree.audit_path(position)),
+        )
+
+
+def build_leaves(host_secret: bytes, identities: Sequence[str], weights: Sequence[int]) -> PrivateLeaves:
+    """Salt, commit, encode, sort and tree the eligible entries."""
+    if len(host_secret) < 16:
+        raise ValueError("the host secret must be at least 16 bytes")
+    ids = [s.encode("utf-8") for s in identities]
+    salts = salts_for(host_secret, ids)
+    commits = id_commits_for(salts, ids)
+    leaves = list(map(add, commits, [w.to_bytes(8, "big") for w in weights]))
+    order = sorted(range(len(leaves)), key=leaves.__getitem__)
+    sorted_leaves = list(map(leaves.__getitem__, order))
+    tree = MerkleTree(hash_leaves(sorted_leaves))
+    return PrivateLeaves(
+        leaves=sorted_leaves,
+        order=order,
+        salts=list(map(salts.__getitem__, order)),
+        identities=list(map(ids.__getitem__, order)),
+        tree=tree,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Proof, given to one entrant, that their entry is leaf ``index`` of ``size``."""
+
+    identity: str
+    salt: bytes
+    weight: int
+    index: int
+    size: int
+    audit_path: tuple[bytes, ...]
+
+    def leaf(self) -> bytes:
+        """Recompute this entrant's leaf from identity, salt and weight."""
+        commit = hashlib.sha256(self.salt + self.identity.encode("utf-8")).digest()
+        return encode_leaf(commit, self.weight)
+
+    def to_json(self, draw_id: str, root: bytes) -> dict[str, Any]:
+        """JSON receipt; names the draw and root it belongs to."""
+        return {
+            "type": "fairlot/receipt",
+            "draw_id": draw_id,
+            "merkle_root": root.hex(),
+            "identity": self.identity,
+            "salt": self.salt.hex(),
+            "weight": self.weight,
+            "index": self.index,
+            "size": self.size,
+            "audit_path": [p.hex() for p in self.audit_path],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Receipt:
+        """Parse a JSON receipt (the draw id and root are checked by the verifier)."""
+        try:
+            return cls(
+                identity=str(data["identity"]),
+                salt=bytes.fromhex(data["salt"]),
+                weight=int(data["weight"]),
+                index=int(data["index"]),
+                size=int(data["size"]),
+                audit_path=tuple(bytes.fromhex(p) for p in data["audit_path"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReceiptInvalid(f"malformed receipt: {exc}") from exc
+
+
+def check_receipt(receipt: Receipt, root: bytes, size: int) -> bool:
+    """True iff the receipt's recomputed leaf is at its index under ``root``."""
+    if receipt.size != size or not 1 <= receipt.weight < 2**64:
+        return False
+    leaf_hash = hash_leaves([receipt.leaf()])[0]
+    return verify_inclusion(leaf_hash, receipt.index, size, receipt.audit_path, root)
+
+
+def encode_leaves_file(leaves: Sequence[bytes]) -> bytes:
+    """The public leaves file: magic line, then the sorted 40-byte leaves back to back."""
+    return LEAVES_MAGIC + b"".join(leaves)
+
+
+def decode_leaves_file(data: bytes) -> list[bytes]:
+    """Split a public leaves file; refuses a bad magic, a ragged tail or unsorted leaves."""
+    if not data.startswith(LEAVES_MAGIC):
+        raise ValueError("not a fairlot leaves file (bad magic line)")
+    body = memoryview(data)[len(LEAVES_MAGIC) :]
+    if len(body) % LEAF_SIZE:
+        raise ValueError(f"leaves file length is not a multiple of {LEAF_SIZE}")
+    raw = bytes(body)
+    leaves = [raw[i : i + LEAF_SIZE] for i in range(0, len(raw), LEAF_SIZE)]
+    if any(map(bytes.__gt__, leaves, leaves[1:])):
+        raise ValueError("leaves are not sorted")
+    return leaves

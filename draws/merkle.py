@@ -1,0 +1,105 @@
+"""RFC 9162 Merkle tree hash (SHA-256), audit paths and their verification.
+
+Why RFC 9162 and not a home-made tree: its leaf/node prefixes (0x00 / 0x01) stop a node
+from passing as a leaf, and a stranger can check us against any Certificate Transparency
+library. Building is bottom-up: pair neighbours, promote an odd last node unchanged; that
+gives exactly RFC 9162's MTH (largest power of two split), see the tests.
+
+Speed: a million leaves means two million SHA-256 calls, so hashing runs through ``map``
+over the C functions (no Python frame per hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from operator import add
+
+_sha256 = hashlib.sha256
+_digest = type(_sha256()).digest
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def hash_leaves(leaves: Sequence[bytes]) -> list[bytes]:
+    """``SHA-256(0x00 || leaf)`` for each leaf."""
+    return list(map(_digest, map(_sha256, map(LEAF_PREFIX.__add__, leaves))))
+
+
+def hash_node(left: bytes, right: bytes) -> bytes:
+    """``SHA-256(0x01 || left || right)``."""
+    return _sha256(NODE_PREFIX + left + right).digest()
+
+
+def _next_level(level: list[bytes]) -> list[bytes]:
+    pairs = map(add, level[0::2], level[1::2])
+    parents = list(map(_digest, map(_sha256, map(NODE_PREFIX.__add__, pairs))))
+    if len(level) % 2:
+        parents.append(level[-1])
+    return parents
+
+
+class MerkleTree:
+    """All levels of the tree over given leaf hashes, kept to answer audit paths."""
+
+    __slots__ = ("levels",)
+
+    def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
+        levels = [list(leaf_hashes)]
+        while len(levels[-1]) > 1:
+            levels.append(_next_level(levels[-1]))
+        self.levels = levels
+
+    @property
+    def size(self) -> int:
+        """Number of leaves."""
+        return len(self.levels[0])
+
+    @property
+    def root(self) -> bytes:
+        """RFC 9162 MTH; the hash of the empty string for an empty tree."""
+        return self.levels[-1][0] if self.levels[0] else EMPTY_ROOT
+
+    def audit_path(self, index: int) -> list[bytes]:
+        """RFC 9162 PATH(index, D[n]): sibling hashes from the leaf up to the root."""
+        if not 0 <= index < self.size:
+            raise IndexError(f"leaf {index} outside a tree of {self.size}")
+        path: list[bytes] = []
+        for level in self.levels[:-1]:
+            sibling = index ^ 1
+            if sibling < len(level):
+                path.append(level[sibling])
+            index >>= 1
+        return path
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """Root over raw leaves (hashing them as RFC 9162 leaves)."""
+    level = hash_leaves(leaves)
+    if not level:
+        return EMPTY_ROOT
+    while len(level) > 1:
+        level = _next_level(level)
+    return level[0]
+
+
+def verify_inclusion(leaf_hash: bytes, index: int, size: int, path: Sequence[bytes], root: bytes) -> bool:
+    """RFC 9162 section 2.1.3.2: does ``path`` prove leaf ``index`` of ``size`` under ``root``?"""
+    if not 0 <= index < size:
+        return False
+    fn, sn, r = index, size - 1, leaf_hash
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = hash_node(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = hash_node(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root

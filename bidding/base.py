@@ -23,9 +23,10 @@ one object implementing :class:`AuctionFormat`:
 * ``result(state) -> list[Award] | None``: the outcome once final, recomputed from
   the bid-level state (the transcript verifier compares it with the log's claim).
 * ``commitment(state, command, now) -> int | None``: ``None`` if the command is not a
-  bid; otherwise what the actor could owe in this stream if it is accepted (0 for
-  bids that commit no spending, e.g. reverse-auction offers). Drives the velocity
-  rule and spending limits in :mod:`bidding.limits`.
+  bid; otherwise the actor's *total* exposure in this stream if it is accepted
+  (it replaces their current exposure here; 0 for bids that commit no spending,
+  e.g. reverse-auction offers). Drives the velocity rule and spending limits in
+  :mod:`bidding.limits`.
 * ``exposure(state) -> dict[bidder, amount]``: what each bidder may owe now.
 
 Optionally, ``evolve_trusted(state, envelope) -> state`` applies an event that

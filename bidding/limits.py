@@ -52,11 +52,7 @@ class VelocityTracker:
     def check(self, actor: str, now: int) -> None:
         """Raise ``rate_limited`` if one more bid by ``actor`` at ``now`` breaks the rule."""
         recent = self._recent.get(actor)
-        if (
-            recent is not None
-            and len(recent) == self.rule.max_bids
-            and now - recent[0] < self.rule.window_ms
-        ):
+        if recent is not None and len(recent) == self.rule.max_bids and now - recent[0] < self.rule.window_ms:
             raise Rejected(
                 Code.RATE_LIMITED,
                 f"at most {self.rule.max_bids} bids per {self.rule.window_ms} ms",

@@ -68,7 +68,7 @@ class IncrementTable:
     uses the next row (eBay: $1.00 bids in $0.25 steps).
     """
 
-    __slots__ = ("_bounds", "_steps", "rows")
+    __slots__ = ("bounds", "rows", "steps")
 
     def __init__(self, rows: Sequence[Sequence[int | None]]) -> None:
         if not rows:
@@ -92,15 +92,17 @@ class IncrementTable:
                     raise InvalidParams("increment bounds must increase")
                 bounds.append(below)
             steps.append(step)
-        self._bounds = tuple(bounds)
-        self._steps = tuple(steps)
+        #: upper bounds (exclusive) of all rows but the last, and every row's increment;
+        #: ``steps[bisect_right(bounds, price)]`` is the increment at ``price``.
+        self.bounds: tuple[int, ...] = tuple(bounds)
+        self.steps: tuple[int, ...] = tuple(steps)
         self.rows: tuple[tuple[int | None, int], ...] = tuple(
             (b, s) for b, s in zip((*bounds, None), steps, strict=True)
         )
 
     def increment(self, price: int) -> int:
         """The minimum raise over ``price``."""
-        return self._steps[bisect_right(self._bounds, price)]
+        return self.steps[bisect_right(self.bounds, price)]
 
     def to_data(self) -> list[list[Any]]:
         """Plain form for params/events: ``[[below, increment], ..., [null, inc]]``."""

@@ -7,7 +7,7 @@ Errors are split by who caused them, like h11's Local/Remote pair::
     │   ├── InvalidState              invalid_state            1011   yes
     │   ├── EncodeError               encode_error             1011   no
     │   └── BatchTooLarge             batch_too_large          1011   no
-    └── RemoteProtocolError           protocol_error           1002   no
+    └── RemoteProtocolError           remote_error             1002   no
         ├── BadFrame                  bad_frame                1007   no
         ├── UnsupportedFrame          unsupported_frame        1003   no
         ├── FrameTooLarge             frame_too_large          1009   no
@@ -121,6 +121,8 @@ class BatchTooLarge(LocalProtocolError):
 
 class RemoteProtocolError(ProtocolError):
     """The peer sent something the protocol does not allow."""
+
+    code = "remote_error"
 
 
 class BadFrame(RemoteProtocolError):

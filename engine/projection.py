@@ -13,10 +13,10 @@ from bidding import Envelope, Stream
 from bidding.canonical import to_plain
 
 
-def public_view(stream: Stream[Any]) -> dict[str, Any]:
+def public_view(stream: Stream[Any], created: Envelope | None = None) -> dict[str, Any]:
     """What anyone may see of an auction: no hidden maxima, no reserve amount."""
     state = stream.state
-    params = _params(stream)
+    params = _params(stream, created)
     view: dict[str, Any] = {
         "id": stream.stream_id,
         "format": stream.fmt.kind,
@@ -37,8 +37,12 @@ def public_view(stream: Stream[Any]) -> dict[str, Any]:
     return view
 
 
-def _params(stream: Stream[Any]) -> dict[str, Any]:
+def _params(stream: Stream[Any], created: Envelope | None = None) -> dict[str, Any]:
     """The normalised params, as recorded in the ``created`` event."""
+    if created is not None:
+        params = created.payload.get("params")
+        if isinstance(params, dict):
+            return dict(params)
     if stream.log:
         params = stream.log[0].payload.get("params")
         if isinstance(params, dict):
@@ -56,19 +60,21 @@ def _status(stream: Stream[Any]) -> str:
     return "closed" if stream.result() is not None else "open"
 
 
-def auction_row(stream: Stream[Any], last: Envelope) -> dict[str, Any]:
-    view = public_view(stream)
-    created = stream.log[0].time if stream.log else last.time
+def auction_row(stream: Stream[Any], last: Envelope, created: Envelope | None = None) -> dict[str, Any]:
+    """The ``auctions`` projection row after ``last``."""
+    view = public_view(stream, created)
+    if created is None and stream.log:
+        created = stream.log[0]
     return {
         "id": stream.stream_id,
         "format": stream.fmt.kind,
-        "params": _params(stream),
+        "params": _params(stream, created),
         "status": view["status"],
         "currency": view["currency"],
         "price": view["price"],
         "leader": view["leader"],
         "seq": stream.version,
-        "created_ms": created,
+        "created_ms": created.time if created is not None else last.time,
         "updated_ms": last.time,
     }
 

@@ -1,13 +1,19 @@
 """Spawn, find and stop auction actors; rebuild them from the durable log.
 
 Why rebuild by replay: the log is the truth. An actor that is not in memory (after a
-restart, or after a failed write) is rebuilt from its events, Redis first (the hot log)
-and Postgres when Redis has nothing, and its state hash is whatever the replay gives.
+restart, or after a failed write) is rebuilt from its latest snapshot plus the events
+after it (Redis, the hot log; Postgres for whatever Redis has trimmed), checking seq
+continuity, the hash chain and the snapshot's state hash. On start every auction the
+journal knows is rebuilt, so its timers are re-armed: one whose end passed while the
+server was down closes at once, by the rules.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import pickle
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -15,27 +21,39 @@ from typing import Any
 from bidding import Envelope, Stream, get_format, replay
 from engine.actor import AuctionActor
 from engine.clock import Clock
-from engine.errors import NotFound
+from engine.commit import GroupCommitter
+from engine.errors import NotFound, Unavailable
 from engine.formats import load_formats
-from engine.journal_redis import RedisJournal
 from engine.projection import auction_row
-from engine.store_postgres import PostgresStore
+from engine.store import Journal, JournalEntry, RecordStore
+
+log = logging.getLogger("fairlot.registry")
 
 Listener = Callable[[str, Sequence[Envelope]], None]
 
 
-def _envelope(d: Mapping[str, Any]) -> Envelope:
+def envelope(d: Mapping[str, Any]) -> Envelope:
     return Envelope.from_dict(d, verify=False)
 
 
 class Registry:
     """All live actors of this process, keyed by stream id."""
 
-    def __init__(self, journal: RedisJournal, records: PostgresStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        records: RecordStore,
+        clock: Clock,
+        *,
+        committer: GroupCommitter | None = None,
+        snapshot_every: int = 1000,
+    ) -> None:
         load_formats()
         self.journal = journal
         self.records = records
         self.clock = clock
+        self.committer = committer or GroupCommitter(journal)
+        self.snapshot_every = snapshot_every
         self._actors: dict[str, AuctionActor] = {}
         self._loading: dict[str, asyncio.Future[AuctionActor]] = {}
         self._listeners: list[Listener] = []
@@ -48,53 +66,96 @@ class Registry:
         for listener in self._listeners:
             listener(stream_id, events)
 
-    async def _persist(self, events: Sequence[Envelope]) -> None:
-        dicts = [e.to_dict() for e in events]
-        await self.journal.append(dicts)
-        await self.records.append(dicts)
-        actor = self._actors.get(events[-1].stream_id)
-        if actor is not None:
-            await self.records.upsert_auction(auction_row(actor.stream, events[-1]))
+    # -- loading --------------------------------------------------------------------
 
-    async def load_events(self, stream_id: str) -> list[dict[str, Any]]:
-        events = await self.journal.read(stream_id)
-        if not events or events[0]["seq"] != 1:
-            stored = await self.records.read(stream_id)
-            if len(stored) > len(events):
-                events = stored
+    async def load_events(self, stream_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
+        """Events after ``after_seq``: Redis, with Postgres filling what Redis trimmed."""
+        events = await self.journal.read(stream_id, after_seq)
+        if not events or events[0]["seq"] != after_seq + 1:
+            older = await self.records.read(stream_id, after_seq)
+            covered = older[-1]["seq"] if older else after_seq
+            events = older + [e for e in events if e["seq"] > covered]
         return events
 
-    async def _rebuild(self, stream_id: str) -> Stream[Any]:
-        events = await self.load_events(stream_id)
-        if not events:
-            raise NotFound(f"no auction {stream_id!r}")
-        return replay(_envelope(e) for e in events)
+    async def _snapshot(self, stream_id: str) -> Stream[Any] | None:
+        try:
+            snap = await self.records.latest_snapshot(stream_id)
+        except Unavailable:
+            return None  # Postgres down: replay everything from Redis instead
+        if snap is None:
+            return None
+        try:
+            stream = pickle.loads(snap.blob)
+        except Exception as exc:
+            log.warning("snapshot of %s at %d unreadable (%s): full replay", stream_id, snap.seq, exc)
+            return None
+        if (
+            not isinstance(stream, Stream)
+            or stream.version != snap.seq
+            or stream.state_hash() != snap.state_hash
+        ):
+            log.warning("snapshot of %s at %d does not match its hash: full replay", stream_id, snap.seq)
+            return None
+        return stream
 
-    def _spawn(self, stream: Stream[Any]) -> AuctionActor:
+    async def rebuild(self, stream_id: str) -> tuple[Stream[Any], Envelope]:
+        """The stream as the durable log says, and its created event."""
+        stream = await self._snapshot(stream_id)
+        if stream is None:
+            events = await self.load_events(stream_id)
+            if not events:
+                raise NotFound(f"no auction {stream_id!r}")
+            stream = replay(envelope(e) for e in events)
+            assert stream.log is not None
+            first = stream.log[0]
+            stream.log = None
+            return stream, first
+        head = await self.journal.read(stream_id, 0, count=1)
+        if head and head[0]["seq"] == 1:
+            first = envelope(head[0])
+        else:
+            older = await self.records.read(stream_id, 0)
+            if not older:
+                raise NotFound(f"no auction {stream_id!r}")
+            first = envelope(older[0])
+        for e in await self.load_events(stream_id, stream.version):
+            stream.apply(envelope(e))
+        return stream, first
+
+    def _spawn(self, stream: Stream[Any], created: Envelope) -> AuctionActor:
         stream_id = stream.stream_id
+
+        async def reload() -> Stream[Any]:
+            return (await self.rebuild(stream_id))[0]
+
         actor = AuctionActor(
             stream,
             clock=self.clock,
-            persist=self._persist,
+            commit=self.committer.commit,
             publish=self._publish,
-            reload=lambda: self._rebuild(stream_id),
+            reload=reload,
+            save_snapshot=self.records.save_snapshot,
+            created=created,
+            snapshot_every=self.snapshot_every,
         )
         self._actors[stream_id] = actor
         actor.start()
         return actor
 
-    async def create(self, kind: str, params: Mapping[str, Any], *, actor: str = "host",
-                     stream_id: str | None = None) -> AuctionActor:  # fmt: skip
+    # -- public ---------------------------------------------------------------------
+
+    async def create(
+        self, kind: str, params: Mapping[str, Any], *, actor: str = "host", stream_id: str | None = None
+    ) -> AuctionActor:
         """Create a new auction: its ``created`` event is durable before this returns."""
         fmt = get_format(kind)
         stream_id = stream_id or f"a_{secrets.token_hex(8)}"
         stream = Stream.create(fmt, stream_id, params, self.clock.now(), actor=actor)
         assert stream.log is not None
         first = stream.log[0]
-        await self.journal.append([first.to_dict()])
-        await self.records.append([first.to_dict()])
-        await self.records.upsert_auction(auction_row(stream, first))
-        return self._spawn(stream)
+        stream.log = None
+        await self.committer.commit([JournalEntry(first.to_dict(), auction_row(stream, first, first))])
+        return self._spawn(stream, first)
 
     async def get(self, stream_id: str) -> AuctionActor:
         """The live actor for ``stream_id``, rebuilding it from the log if needed."""
@@ -103,11 +164,12 @@ class Registry:
             return actor
         pending = self._loading.get(stream_id)
         if pending is not None:
-            return await pending
+            return await asyncio.shield(pending)
         fut: asyncio.Future[AuctionActor] = asyncio.get_running_loop().create_future()
         self._loading[stream_id] = fut
         try:
-            actor = self._spawn(await self._rebuild(stream_id))
+            stream, created = await self.rebuild(stream_id)
+            actor = self._spawn(stream, created)
             fut.set_result(actor)
             return actor
         except BaseException as exc:
@@ -119,6 +181,23 @@ class Registry:
 
     def peek(self, stream_id: str) -> AuctionActor | None:
         return self._actors.get(stream_id)
+
+    def actors(self) -> list[AuctionActor]:
+        return list(self._actors.values())
+
+    async def recover(self) -> list[str]:
+        """Rebuild every auction the journal knows and arm its timers; return their ids."""
+        ids = set(await self.journal.streams())
+        with contextlib.suppress(Unavailable):  # Postgres down: the journal's list will do
+            ids.update(row["id"] for row in await self.records.list_auctions())
+        recovered = []
+        for stream_id in sorted(ids):
+            try:
+                await self.get(stream_id)
+            except NotFound:
+                continue
+            recovered.append(stream_id)
+        return recovered
 
     async def stop(self) -> None:
         for actor in list(self._actors.values()):

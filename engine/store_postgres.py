@@ -1,22 +1,31 @@
-"""The system of record in Postgres: events, unique on (stream, seq), plus projections.
+"""The system of record in Postgres: events unique on (stream, seq), plus projections.
 
-Why ``ON CONFLICT DO NOTHING``: writing the same event twice (a retry after a timeout, a
-projector catching up) must be harmless; (stream, seq) identifies an event and its hash
-guards against two different events claiming the same place.
+Why idempotent batch inserts: the projector may deliver the same events twice (a crash
+between COMMIT and XACK); (stream, seq) identifies an event and its hash guards against
+two different events claiming the same place. One ``INSERT ... SELECT FROM unnest(...)``
+per batch keeps it to one round trip however many events the batch holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
 import orjson
 
 from engine.errors import SequenceError, Unavailable
+from engine.store import RecordStore, Snapshot
 
-_UNREACHABLE = (OSError, asyncpg.exceptions.ConnectionDoesNotExistError,
-                asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.InterfaceError)  # fmt: skip
+UNREACHABLE = (
+    OSError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.ConnectionFailureError,
+    TimeoutError,
+)
 
 
 def _json(value: Any) -> str:
@@ -35,44 +44,71 @@ async def create_pool(dsn: str, schema: str = "public", min_size: int = 1, max_s
             min_size=min_size,
             max_size=max_size,
             init=_init_connection,
+            command_timeout=10,
             server_settings={"search_path": f'"{schema}"', "application_name": "fairlot"},
         )
-    except _UNREACHABLE as exc:
+    except UNREACHABLE as exc:
         raise Unavailable(f"Postgres unreachable: {exc}") from exc
     assert pool is not None
     return pool
 
 
-class PostgresStore:
-    """Events and the auctions projection."""
+_INSERT_EVENTS = """
+INSERT INTO events (stream, seq, prev_hash, hash, time_ms, type, payload)
+SELECT s, q, p, h, t, ty, pl::jsonb
+FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
+     AS x(s, q, p, h, t, ty, pl)
+ON CONFLICT (stream, seq) DO NOTHING
+RETURNING stream, seq
+"""
+
+_CONFLICTS = """
+SELECT e.stream, e.seq FROM events e
+JOIN unnest($1::text[], $2::bigint[], $3::text[]) AS x(s, q, h) ON e.stream = x.s AND e.seq = x.q
+WHERE e.hash <> x.h
+"""
+
+_UPSERT_VIEWS = """
+INSERT INTO auctions (id, format, params, status, currency, price, leader, seq, created_ms, updated_ms)
+SELECT i, f, pa::jsonb, st, c, pr, l, q, cr, up
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+            $8::bigint[], $9::bigint[], $10::bigint[]) AS x(i, f, pa, st, c, pr, l, q, cr, up)
+ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, price = EXCLUDED.price,
+    leader = EXCLUDED.leader, seq = EXCLUDED.seq, updated_ms = EXCLUDED.updated_ms
+WHERE auctions.seq < EXCLUDED.seq
+"""
+
+
+class PostgresStore(RecordStore):
+    """Events, the auctions projection and snapshots."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def append(self, events: Iterable[Mapping[str, Any]]) -> int:
-        """Insert events; ones already present are skipped. Returns rows inserted."""
-        rows = [
-            (e["stream_id"], e["seq"], e["prev_hash"], e["hash"], e["time"], e["type"], dict(e))
-            for e in events
-        ]
-        if not rows:
+    async def append(self, events: Sequence[Mapping[str, Any]]) -> int:
+        if not events:
             return 0
+        cols: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        for e in events:
+            cols[0].append(e["stream_id"])
+            cols[1].append(e["seq"])
+            cols[2].append(e["prev_hash"])
+            cols[3].append(e["hash"])
+            cols[4].append(e["time"])
+            cols[5].append(e["type"])
+            cols[6].append(_json(dict(e)))
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                inserted = 0
-                for row in rows:
-                    result = await conn.fetchval(
-                        "INSERT INTO events (stream, seq, prev_hash, hash, time_ms, type, payload)"
-                        " VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                        " ON CONFLICT (stream, seq) DO UPDATE SET stream = EXCLUDED.stream"
-                        " WHERE events.hash = EXCLUDED.hash RETURNING (xmax = 0)",
-                        *row,
-                    )
-                    if result is None:
-                        raise SequenceError(f"{row[0]} seq {row[1]}: a different event is already stored")
-                    inserted += bool(result)
-                return inserted
-        except _UNREACHABLE as exc:
+                inserted = await conn.fetch(_INSERT_EVENTS, *cols)
+                if len(inserted) < len(events):
+                    bad = await conn.fetch(_CONFLICTS, cols[0], cols[1], cols[3])
+                    if bad:
+                        first = bad[0]
+                        raise SequenceError(
+                            f"{first['stream']} seq {first['seq']}: a different event is already stored"
+                        )
+                return len(inserted)
+        except UNREACHABLE as exc:
             raise Unavailable(f"Postgres unreachable: {exc}") from exc
 
     async def read(self, stream: str, after_seq: int = 0) -> list[dict[str, Any]]:
@@ -80,38 +116,86 @@ class PostgresStore:
             rows = await self.pool.fetch(
                 "SELECT payload FROM events WHERE stream = $1 AND seq > $2 ORDER BY seq", stream, after_seq
             )
-        except _UNREACHABLE as exc:
+        except UNREACHABLE as exc:
             raise Unavailable(f"Postgres unreachable: {exc}") from exc
         return [dict(r["payload"]) for r in rows]
 
-    async def upsert_auction(self, row: Mapping[str, Any]) -> None:
-        """Write the projection row; never moves it backwards (older seq is ignored)."""
+    async def upsert_views(self, views: Sequence[Mapping[str, Any]]) -> None:
+        if not views:
+            return
+        latest: dict[str, Mapping[str, Any]] = {}
+        for v in views:  # one row per auction per statement: keep the newest
+            if v["id"] not in latest or latest[v["id"]]["seq"] < v["seq"]:
+                latest[v["id"]] = v
+        rows = list(latest.values())
+        cols = (
+            [r["id"] for r in rows],
+            [r["format"] for r in rows],
+            [_json(r["params"]) for r in rows],
+            [r["status"] for r in rows],
+            [r["currency"] for r in rows],
+            [r["price"] for r in rows],
+            [r["leader"] for r in rows],
+            [r["seq"] for r in rows],
+            [r["created_ms"] for r in rows],
+            [r["updated_ms"] for r in rows],
+        )
         try:
-            await self.pool.execute(
-                "INSERT INTO auctions (id, format, params, status, currency, price, leader, seq,"
-                " created_ms, updated_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
-                " ON CONFLICT (id) DO UPDATE SET status=EXCLUDED.status, price=EXCLUDED.price,"
-                " leader=EXCLUDED.leader, seq=EXCLUDED.seq, updated_ms=EXCLUDED.updated_ms"
-                " WHERE auctions.seq < EXCLUDED.seq",
-                row["id"], row["format"], row["params"], row["status"], row["currency"],
-                row["price"], row["leader"], row["seq"], row["created_ms"], row["updated_ms"],
-            )  # fmt: skip
-        except _UNREACHABLE as exc:
+            await self.pool.execute(_UPSERT_VIEWS, *cols)
+        except UNREACHABLE as exc:
             raise Unavailable(f"Postgres unreachable: {exc}") from exc
 
     async def get_auction(self, auction_id: str) -> dict[str, Any] | None:
         try:
             row = await self.pool.fetchrow("SELECT * FROM auctions WHERE id = $1", auction_id)
-        except _UNREACHABLE as exc:
+        except UNREACHABLE as exc:
             raise Unavailable(f"Postgres unreachable: {exc}") from exc
         return None if row is None else dict(row)
 
     async def list_auctions(self) -> list[dict[str, Any]]:
-        rows = await self.pool.fetch("SELECT * FROM auctions ORDER BY created_ms, id")
+        try:
+            rows = await self.pool.fetch("SELECT * FROM auctions ORDER BY created_ms, id")
+        except UNREACHABLE as exc:
+            raise Unavailable(f"Postgres unreachable: {exc}") from exc
         return [dict(r) for r in rows]
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        try:
+            await self.pool.execute(
+                "INSERT INTO snapshots (stream, seq, state_hash, blob) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (stream, seq) DO NOTHING",
+                snapshot.stream,
+                snapshot.seq,
+                snapshot.state_hash,
+                snapshot.blob,
+            )
+        except UNREACHABLE as exc:
+            raise Unavailable(f"Postgres unreachable: {exc}") from exc
+
+    async def latest_snapshot(self, stream: str) -> Snapshot | None:
+        try:
+            row = await self.pool.fetchrow(
+                "SELECT stream, seq, state_hash, blob FROM snapshots"
+                " WHERE stream = $1 ORDER BY seq DESC LIMIT 1",
+                stream,
+            )
+        except UNREACHABLE as exc:
+            raise Unavailable(f"Postgres unreachable: {exc}") from exc
+        return (
+            None
+            if row is None
+            else Snapshot(row["stream"], row["seq"], row["state_hash"], bytes(row["blob"]))
+        )
+
+    async def held_seq(self, stream: str) -> int:
+        try:
+            value = await self.pool.fetchval("SELECT max(seq) FROM events WHERE stream = $1", stream)
+        except UNREACHABLE as exc:
+            raise Unavailable(f"Postgres unreachable: {exc}") from exc
+        return int(value or 0)
 
     async def ping(self) -> bool:
         try:
-            return bool(await self.pool.fetchval("SELECT 1"))
-        except (*_UNREACHABLE, asyncpg.PostgresError):
+            return bool(await self.pool.fetchval("SELECT 1", timeout=2))
+        except (*UNREACHABLE, asyncpg.PostgresError):
             return False

@@ -15,7 +15,9 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
 from engine.clock import Clock, SystemClock
+from engine.commit import GroupCommitter
 from engine.errors import EngineError
+from engine.projector import Projector
 from engine.registry import Registry
 from server import rest, ws
 from server.auth import TokenSigner
@@ -32,20 +34,29 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stores = await connect(settings)
-        registry = Registry(stores.journal, stores.records, clock)
+        committer = GroupCommitter(stores.journal, linger_ms=settings.commit_linger_ms)
+        committer.start()
+        projector = Projector(stores.redis, stores.journal, stores.records)
+        projector.start()
+        registry = Registry(stores.journal, stores.records, clock, committer=committer)
         rooms = Rooms(registry)
         registry.add_listener(rooms.publish)
+        await registry.recover()
         app.state.settings = settings
         app.state.stores = stores
         app.state.registry = registry
         app.state.rooms = rooms
         app.state.clock = clock
         app.state.signer = signer
+        app.state.committer = committer
+        app.state.projector = projector
         try:
             yield
         finally:
             await rooms.close()
             await registry.stop()
+            await committer.stop()
+            await projector.stop()
             await stores.close()
 
     return Starlette(

@@ -43,7 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
             port=settings.port,
             loop="uvloop",
             http="httptools",
-            ws="websockets",
+            ws="websockets-sansio",
             lifespan="on",
             log_level="warning",
             ws_max_size=64 * 1024,

@@ -23,6 +23,8 @@ class Settings:
     database_url: str | None = None
     redis_prefix: str = "fl"
     pg_schema: str = "public"
+    commit_linger_ms: float = 0.0
+    redis_wait_replicas: int = 0
 
     @property
     def embedded(self) -> bool:
@@ -46,4 +48,6 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         database_url=env.get("DATABASE_URL") or None,
         redis_prefix=env.get("FAIRLOT_REDIS_PREFIX", "fl"),
         pg_schema=schema,
+        commit_linger_ms=float(env.get("FAIRLOT_COMMIT_LINGER_MS", "0")),
+        redis_wait_replicas=int(env.get("FAIRLOT_REDIS_WAIT_REPLICAS", "0")),
     )

@@ -81,7 +81,7 @@ async def create_auction(request: Request) -> Response:
         actor = await request.app.state.registry.create(kind, params, actor=identity.user_id)
     except InvalidParams as exc:
         raise ApiError("invalid_params", str(exc), 422) from None
-    return ORJSONResponse(public_view(actor.stream), status_code=201)
+    return ORJSONResponse(public_view(actor.stream, actor.created), status_code=201)
 
 
 async def get_auction(request: Request) -> Response:
@@ -90,7 +90,10 @@ async def get_auction(request: Request) -> Response:
         actor = await request.app.state.registry.get(auction_id)
     except NotFound:
         raise ApiError("not_found", f"no auction {auction_id!r}", 404) from None
-    return ORJSONResponse(public_view(actor.stream))
+    view = public_view(actor.stream, actor.created)
+    view["state_hash"] = actor.stream.state_hash()
+    view["durable_seq"] = actor.durable_version
+    return ORJSONResponse(view)
 
 
 async def list_auctions(request: Request) -> Response:

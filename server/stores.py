@@ -103,7 +103,7 @@ async def connect(settings: Settings) -> Stores:
         settings=settings,
         redis=client,
         pool=pool,
-        journal=RedisJournal(client, settings.redis_prefix),
+        journal=RedisJournal(client, settings.redis_prefix, wait_replicas=settings.redis_wait_replicas),
         records=PostgresStore(pool),
         schema=settings.pg_schema,
     )

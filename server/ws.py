@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bidding import Rejected
 from engine.errors import EngineError, NotFound
+from engine.projection import public_view
 from protocol import (
     SUBPROTOCOLS,
     Ack,
@@ -188,9 +189,7 @@ async def dispatch(app: Any, conn: Connection, msg: Any) -> None:
             if since is None:
                 actor = state.registry.peek(room)
                 if actor is not None:
-                    from engine.projection import public_view
-
-                    conn.send(Snapshot(room=room, seq=last, state=public_view(actor.stream)))
+                    conn.send(Snapshot(room=room, seq=last, state=public_view(actor.stream, actor.created)))
         case Unsubscribe(room=room):
             state.rooms.leave(conn, room)
             conn.rooms.discard(room)

@@ -101,6 +101,14 @@ async def run_slice(server: LiveServer, settings: Settings) -> None:
         await client.aclose()
     conn = await asyncpg.connect(settings.database_url)
     try:
+        # The projector writes Postgres behind the acks; it catches up within moments.
+        for _ in range(200):
+            count = await conn.fetchval(
+                f'SELECT count(*) FROM "{settings.pg_schema}".events WHERE stream = $1', room
+            )
+            if count == 3:
+                break
+            await asyncio.sleep(0.05)
         rows = await conn.fetch(
             f'SELECT seq, type, hash FROM "{settings.pg_schema}".events WHERE stream = $1 ORDER BY seq', room
         )

@@ -1,0 +1,171 @@
+"""The projector: follows the journal's feed and writes Postgres, the system of record.
+
+Why a consumer group: an entry stays pending until XACK, and XACK comes only after the
+Postgres transaction committed; a crash in between re-delivers the entry, and the
+insert is idempotent on (stream, seq). Why it never blocks acks: bids are durable in
+Redis (AOF, fsync always) when acknowledged; Postgres may be down for a while and the
+projector catches up when it returns. Why trimming waits for it: an auction's Redis
+stream is trimmed only below a seq that Postgres holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from engine.journal_redis import RedisJournal, decode_feed_entry
+from engine.store import RecordStore
+
+log = logging.getLogger("fairlot.projector")
+
+GROUP = "projector"
+CONSUMER = "projector-1"
+TRIM_STEP = 1000  # trim a stream at most once per this many events
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectorStatistics:
+    projected: int
+    batches: int
+    failures: int
+    healthy: bool
+    last_error: str
+
+
+class Projector:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        journal: RedisJournal,
+        records: RecordStore,
+        *,
+        batch_size: int = 2000,
+        keep_in_redis: int = 10_000,
+        block_ms: int = 20,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.records = records
+        self.batch_size = batch_size
+        self.keep_in_redis = keep_in_redis
+        self.block_ms = block_ms
+        self._task: asyncio.Task[None] | None = None
+        self._projected = 0
+        self._batches = 0
+        self._failures = 0
+        self._healthy = True
+        self._last_error = ""
+        self._idle = asyncio.Event()
+        self._trimmed: dict[str, int] = {}
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="projector")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def statistics(self) -> ProjectorStatistics:
+        return ProjectorStatistics(
+            self._projected, self._batches, self._failures, self._healthy, self._last_error
+        )
+
+    async def wait_idle(self, within: float = 30.0) -> None:
+        """Wait until the feed is drained (tests and graceful shutdown)."""
+        async with asyncio.timeout(within):
+            while True:
+                self._idle.clear()
+                await self._idle.wait()
+                if await self.lag() == 0:
+                    return
+
+    async def lag(self) -> int:
+        """Feed entries not yet projected (pending + unread)."""
+        try:
+            groups = await self.client.xinfo_groups(self.journal.feed_key)
+        except ResponseError:
+            return 0
+        for g in groups:
+            name = g.get("name")
+            if name in (GROUP, GROUP.encode()):
+                pending = int(g.get("pending", 0))
+                lag = g.get("lag")
+                return pending + (int(lag) if lag is not None else 0)
+        return 0
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.client.xgroup_create(self.journal.feed_key, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _read(self, start: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        block = None if start == "0" else self.block_ms
+        reply = await self.client.xreadgroup(
+            GROUP, CONSUMER, {self.journal.feed_key: start}, count=self.batch_size, block=block
+        )
+        if not reply:
+            return []
+        _key, entries = reply[0]
+        return [(eid, fields) for eid, fields in entries if fields]
+
+    async def _run(self) -> None:
+        delay = 0.05
+        backlog = True  # first re-read our own pending entries (a crash before XACK)
+        while True:
+            try:
+                await self._ensure_group()
+                entries = await self._read("0" if backlog else ">")
+                if backlog and not entries:
+                    backlog = False
+                    continue
+                if not entries:
+                    self._idle.set()
+                    continue
+                await self._project(entries)
+                self._healthy = True
+                delay = 0.05
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # retry until the stores are back
+                self._failures += 1
+                self._healthy = False
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                backlog = True
+                log.warning("projector: %s; retrying in %.2fs", self._last_error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    async def _project(self, entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        events: list[dict[str, Any]] = []
+        views: list[Any] = []
+        heads: dict[str, int] = {}
+        for _eid, fields in entries:
+            entry = decode_feed_entry(fields)
+            events.append(dict(entry.event))
+            if entry.view is not None:
+                views.append(entry.view)
+            heads[entry.event["stream_id"]] = entry.event["seq"]
+        await self.records.append(events)
+        await self.records.upsert_views(views)
+        ids = [eid for eid, _ in entries]
+        await self.client.xack(self.journal.feed_key, GROUP, *ids)
+        await self.client.xtrim(self.journal.feed_key, minid=ids[-1], approximate=True)
+        for stream, seq in heads.items():
+            floor = seq - self.keep_in_redis + 1
+            if floor - self._trimmed.get(stream, 1) >= TRIM_STEP:
+                await self.journal.trim(stream, floor)  # Postgres holds everything <= seq
+                self._trimmed[stream] = floor
+        self._projected += len(events)
+        self._batches += 1

@@ -1,0 +1,102 @@
+"""Storage interfaces: the journal (hot log) and the record store (system of record).
+
+Why small ABCs: the actor, registry and projector speak only these; Redis and Postgres
+implement them for real, memory for pure unit tests and benchmarks, and one contract
+suite (tests/engine/*_contract.py) runs against every implementation.
+
+Events travel as plain dicts in wire form (``Envelope.to_dict()``): stream_id, seq,
+prev_hash, time, type, actor, command_id, payload, hash.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """An event to append, and optionally the auction's public view after it."""
+
+    event: Mapping[str, Any]
+    view: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    stream: str
+    seq: int
+    state_hash: str
+    blob: bytes
+
+
+class Journal(ABC):
+    @abstractmethod
+    async def append(self, entries: Sequence[JournalEntry]) -> None:
+        """Durably append; raise SequenceError on a seq that is not next, Unavailable when down."""
+
+    async def append_batches(self, batches: Sequence[Sequence[JournalEntry]]) -> list[BaseException | None]:
+        """Append several writers' batches; one outcome per batch (None = durable)."""
+        outcomes: list[BaseException | None] = []
+        for batch in batches:
+            try:
+                await self.append(batch)
+            except Exception as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+        return outcomes
+
+    @abstractmethod
+    async def read(self, stream: str, after_seq: int = 0, count: int | None = None) -> list[dict[str, Any]]:
+        """Events with seq > after_seq in order (those not trimmed)."""
+
+    @abstractmethod
+    async def first_seq(self, stream: str) -> int: ...
+
+    @abstractmethod
+    async def last_seq(self, stream: str) -> int: ...
+
+    @abstractmethod
+    async def streams(self) -> list[str]: ...
+
+    @abstractmethod
+    async def trim(self, stream: str, below_seq: int) -> None: ...
+
+    @abstractmethod
+    async def ping(self) -> bool: ...
+
+
+class RecordStore(ABC):
+    @abstractmethod
+    async def append(self, events: Sequence[Mapping[str, Any]]) -> int:
+        """Store events; already-stored identical ones are skipped; a different event at an
+        existing (stream, seq) raises SequenceError. Returns how many were new."""
+
+    @abstractmethod
+    async def read(self, stream: str, after_seq: int = 0) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    async def upsert_views(self, views: Sequence[Mapping[str, Any]]) -> None:
+        """Write auction projection rows; a row never moves to a lower seq."""
+
+    @abstractmethod
+    async def get_auction(self, auction_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    async def list_auctions(self) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    async def save_snapshot(self, snapshot: Snapshot) -> None: ...
+
+    @abstractmethod
+    async def latest_snapshot(self, stream: str) -> Snapshot | None: ...
+
+    @abstractmethod
+    async def held_seq(self, stream: str) -> int:
+        """The highest seq stored for ``stream`` (0 when none)."""
+
+    @abstractmethod
+    async def ping(self) -> bool: ...

@@ -160,7 +160,9 @@ def bench_english() -> list[Row]:
     ]
 
 
-SECTIONS: list[Callable[[], list[Row]]] = [bench_english]
+from _bench_book import bench_flash, bench_orderbook  # noqa: E402 (order book, flash sale)
+
+SECTIONS: list[Callable[[], list[Row]]] = [bench_english, bench_orderbook, bench_flash]
 
 
 def main() -> None:

@@ -1,0 +1,122 @@
+"""The actor: acks after durability, nothing half-applied on a failed write, idempotent
+repeats, and timers on a ManualClock (no real time)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from bidding import Envelope, Rejected
+from bidding.base import PlaceBid
+from engine.clock import ManualClock
+from engine.commit import GroupCommitter
+from engine.errors import Unavailable
+from engine.registry import Registry
+from engine.store import JournalEntry
+from engine.store_memory import MemoryJournal, MemoryRecordStore
+
+START = 1_700_000_000_000
+PARAMS = {"currency": "EUR", "opening": 100, "start": START, "end": START + 60_000}
+
+
+class FlakyJournal(MemoryJournal):
+    """A memory journal that can be switched off, like a Redis that went away."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def append(self, entries: Sequence[JournalEntry]) -> None:
+        if self.down:
+            raise Unavailable("journal down")
+        await super().append(entries)
+
+    async def read(self, stream: str, after_seq: int = 0, count: int | None = None) -> list[dict]:  # type: ignore[type-arg]
+        if self.down:
+            raise Unavailable("journal down")
+        return await super().read(stream, after_seq, count)
+
+
+def make_registry(clock: ManualClock, journal: MemoryJournal | None = None) -> Registry:
+    journal = journal or MemoryJournal()
+    return Registry(journal, MemoryRecordStore(), clock, committer=GroupCommitter(journal))
+
+
+async def test_bids_are_acknowledged_with_their_durable_events() -> None:
+    clock = ManualClock(START)
+    registry = make_registry(clock)
+    actor = await registry.create("english", PARAMS)
+    seen: list[Sequence[Envelope]] = []
+    registry.add_listener(lambda _sid, evs: seen.append(evs))
+    events = await actor.submit(PlaceBid("b1", "alice", 150))
+    assert [e.seq for e in events] == [2] and events[0].payload["price"] == 100
+    assert [e["seq"] for e in await registry.journal.read(actor.stream_id)] == [1, 2]
+    assert actor.durable_version == 2 and [e.seq for batch in seen for e in batch] == [2]
+    # A repeat of the same command returns the first outcome and writes nothing.
+    again = await actor.submit(PlaceBid("b1", "alice", 150))
+    assert again == events and await registry.journal.last_seq(actor.stream_id) == 2
+    with pytest.raises(Rejected) as refused:
+        await actor.submit(PlaceBid("b2", "bob", 101))
+    assert refused.value.code == "bid_too_low"
+    await registry.stop()
+
+
+async def test_concurrent_commands_share_one_batch_in_arrival_order() -> None:
+    clock = ManualClock(START)
+    registry = make_registry(clock)
+    actor = await registry.create("english", PARAMS)
+    futures = [actor.submit_nowait(PlaceBid(f"b{i}", f"u{i}", 100 + 100 * i)) for i in range(1, 21)]
+    results = await asyncio.gather(*futures)
+    assert [r[0].seq for r in results] == list(range(2, 22))
+    assert actor.statistics().batches == 1
+    await registry.stop()
+
+
+async def test_failed_write_acknowledges_nothing_and_keeps_nothing() -> None:
+    clock = ManualClock(START)
+    journal = FlakyJournal()
+    registry = make_registry(clock, journal)
+    actor = await registry.create("english", PARAMS)
+    await actor.submit(PlaceBid("b1", "alice", 150))
+    before = actor.stream.state_hash()
+    journal.down = True
+    with pytest.raises(Unavailable):
+        await actor.submit(PlaceBid("b2", "bob", 300))
+    with pytest.raises(Unavailable):  # still down: refused at once, not hung
+        await asyncio.wait_for(actor.submit(PlaceBid("b3", "bob", 400)), 2)
+    journal.down = False
+    events = await actor.submit(PlaceBid("b4", "carol", 500))
+    assert events[0].seq == 3, "the unacknowledged bid left no trace"
+    assert actor.stream.state_hash() != before
+    assert [e["command_id"] for e in await journal.read(actor.stream_id)] == ["create", "b1", "b4"]
+    await registry.stop()
+
+
+async def test_timer_closes_at_the_current_end_without_real_time() -> None:
+    clock = ManualClock(START)
+    registry = make_registry(clock)
+    actor = await registry.create(
+        "english", {**PARAMS, "close": "soft", "window": 10_000, "extension": 10_000}
+    )
+    await actor.submit(PlaceBid("b1", "alice", 150))
+    clock.set(START + 55_000)  # inside the final window: the bid extends the end
+    events = await actor.submit(PlaceBid("b2", "bob", 300))
+    extended = events[0].payload["end"]
+    assert extended == START + 70_000
+    clock.set(START + 60_000)  # the original end passes: still open
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert actor.stream.state.status == "open"
+    clock.set(extended)
+    for _ in range(50):
+        if actor.stream.state.status == "closed":
+            break
+        await asyncio.sleep(0)
+    assert actor.stream.state.status == "closed"
+    assert [a.bidder for a in actor.stream.result() or []] == ["bob"]
+    with pytest.raises(Rejected) as late:
+        await actor.submit(PlaceBid("b3", "carol", 900))
+    assert late.value.code == "closed"
+    await registry.stop()

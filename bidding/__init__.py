@@ -20,6 +20,8 @@ from bidding.base import (
     replay,
     state_hash,
 )
+from bidding.book_engine import Book
+from bidding.callauction import CALL_AUCTION, CallAuctionFormat, CallBid, CallState, WithdrawBid
 from bidding.canonical import digest, encode
 from bidding.dutch import DUTCH, Accept, DutchFormat, DutchState
 from bidding.english import ENGLISH, BuyNow, EnglishFormat, EnglishState
@@ -34,8 +36,18 @@ from bidding.errors import (
     TranscriptError,
 )
 from bidding.events import GENESIS, Envelope, seal
+from bidding.flash import (
+    FLASH_SALE,
+    Confirm,
+    FlashSaleFormat,
+    FlashState,
+    LeaveWaitlist,
+    Release,
+    Reserve,
+)
 from bidding.limits import ExposureLedger, VelocityRule, VelocityTracker
 from bidding.money import EBAY_US, IncrementTable, bps_ceil
+from bidding.orderbook import ORDER_BOOK, BookState, CancelOrder, OrderBookFormat, PlaceOrder
 from bidding.reverse import REVERSE, ReverseFormat, ReverseState, view_for
 from bidding.sealed import SEALED, Commit, Reveal, SealedFormat, SealedState, sealed_commitment
 from bidding.softclose import CloseRule
@@ -47,11 +59,14 @@ from bidding.transcript import (
 )
 
 __all__ = [
+    "CALL_AUCTION",
     "CREATED",
     "DUTCH",
     "EBAY_US",
     "ENGLISH",
+    "FLASH_SALE",
     "GENESIS",
+    "ORDER_BOOK",
     "REVERSE",
     "SEALED",
     "TRANSCRIPT_VERSION",
@@ -59,25 +74,39 @@ __all__ = [
     "AuctionFormat",
     "Award",
     "BiddingError",
+    "Book",
+    "BookState",
     "BuyNow",
+    "CallAuctionFormat",
+    "CallBid",
+    "CallState",
+    "CancelOrder",
     "ChainError",
     "Close",
     "CloseRule",
     "Code",
     "Command",
     "Commit",
+    "Confirm",
     "DutchFormat",
     "DutchState",
     "EnglishFormat",
     "EnglishState",
     "Envelope",
     "ExposureLedger",
+    "FlashSaleFormat",
+    "FlashState",
     "IncrementTable",
     "InvalidParams",
     "InvalidTransition",
+    "LeaveWaitlist",
     "NewEvent",
+    "OrderBookFormat",
     "PlaceBid",
+    "PlaceOrder",
     "Rejected",
+    "Release",
+    "Reserve",
     "Retract",
     "Reveal",
     "ReverseFormat",
@@ -91,6 +120,7 @@ __all__ = [
     "VelocityRule",
     "VelocityTracker",
     "VerificationReport",
+    "WithdrawBid",
     "bps_ceil",
     "digest",
     "encode",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from bidding.base import Close, Stream, replay
 from bidding.callauction import CALL_AUCTION, CallBid, CallState, WithdrawBid
 from bidding.errors import Code, InvalidParams, InvalidTransition, Rejected
 from bidding.events import seal
+from bidding.transcript import make_transcript, verify_transcript
 
 
 def auction(**params: Any) -> Stream[CallState]:
@@ -246,3 +248,14 @@ def test_clearing_properties(units: int, reserve: int, rule: str, bids: list[tup
             assert cleared["price"] == (max(cut) if cut else reserve) <= lowest_accepted
     assert s.log is not None
     assert replay(s.log).state_hash() == s.state_hash()
+
+
+def test_transcript_verifies_after_a_json_round_trip() -> None:
+    s = standard("pay_as_bid")
+    close(s)
+    doc = orjson.loads(orjson.dumps(make_transcript(s)))
+    report = verify_transcript(doc)
+    assert report.ok, report.errors
+    assert [a["price"] for a in report.awards] == [100, 90, 90]
+    doc["result"]["awards"][0]["quantity"] = 5
+    assert not verify_transcript(doc).ok

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from bidding.base import Close, Stream, Tick, replay
@@ -18,6 +19,7 @@ from bidding.flash import (
     Reserve,
     next_deadline,
 )
+from bidding.transcript import make_transcript, verify_transcript
 
 
 def sale(**params: Any) -> Stream[FlashState]:
@@ -208,3 +210,17 @@ def test_replay_and_forged_oversell_is_refused() -> None:
     )  # fmt: skip
     with pytest.raises(InvalidTransition):
         replay([s.log[0], s.log[1], forged])
+
+
+def test_transcript_verifies_after_a_json_round_trip() -> None:
+    s = sale(stock=2)
+    do(s, Reserve("r1", "ann", 2), 0)
+    do(s, Reserve("r2", "bob", 1), 1)
+    do(s, Tick("t"), 100)
+    do(s, Confirm("c", "bob", "h2"), 150)
+    do(s, Close("end", "host"), 160)
+    doc = orjson.loads(orjson.dumps(make_transcript(s)))
+    report = verify_transcript(doc)
+    assert report.ok, report.errors
+    assert report.awards == [{"bidder": "bob", "price": 500, "quantity": 1}]
+    assert report.state_hash == s.state_hash()

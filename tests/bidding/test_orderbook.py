@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import pytest
 
 from bidding.base import Close, Stream, replay
 from bidding.errors import Code, InvalidParams, InvalidTransition, Rejected
 from bidding.events import seal
 from bidding.orderbook import ORDER_BOOK, BookState, CancelOrder, PlaceOrder
+from bidding.transcript import make_transcript, verify_transcript
 
 
 def new_book(**params: Any) -> Stream[BookState]:
@@ -234,3 +236,17 @@ def test_commitment_and_non_book_commands() -> None:
         actor = "alice"
 
     assert rejection(s, Other()) == Code.INVALID_COMMAND
+
+
+def test_transcript_verifies_after_a_json_round_trip() -> None:
+    s = new_book()
+    order(s, "alice", "a1", "sell", 100, 5)
+    order(s, "bob", "b1", "buy", 101, 3, "ioc")
+    s.handle(Close("end", "host"), 2)
+    doc = orjson.loads(orjson.dumps(make_transcript(s)))
+    report = verify_transcript(doc)
+    assert report.ok, report.errors
+    assert report.awards == [{"bidder": "bob", "price": 100, "quantity": 3}]
+    assert report.state_hash == s.state_hash()
+    doc["events"][2]["payload"]["fills"][0][1] = 101  # claim the taker's price
+    assert not verify_transcript(doc).ok

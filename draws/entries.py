@@ -122,7 +122,7 @@ def _split_fast(text: str) -> tuple[list[str], list[list[str]]] | None:
         return None
     header = lines[0].split(",")
     body = lines[1:]
-    if any(c != len(header) - 1 for c in map(str.count, body, repeat(","))):
+    if body and set(map(str.count, body, repeat(","))) != {len(header) - 1}:
         return None
     if body and max(map(len, body)) > MAX_ROW_CHARS:
         return None
@@ -192,8 +192,16 @@ def _nfc_strip(column: list[str], already_nfc: bool) -> list[str]:
     return list(map(str.strip, column))
 
 
+def _all_digits(column: list[str]) -> bool:
+    """True when every value is a non-empty run of ASCII digits (checked in C, not per row)."""
+    joined = "".join(column)
+    return bool(column) and "" not in column and joined.isascii() and joined.isdigit()
+
+
 def _convert(column: list[str], convert: Callable[[str], Any], what: str) -> list[Any]:
     """Convert each distinct value once (values repeat a lot), naming the first bad row."""
+    if convert is _timestamp and _all_digits(column):
+        return list(map(int, column))
     table: dict[str, Any] = {}
     for value in set(column):
         try:

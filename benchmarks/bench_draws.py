@@ -1,0 +1,140 @@
+"""Benchmark: a 1,000,000-entry draw end to end, and the verification of its certificate.
+
+Prints, for an unweighted and a weighted draw: import (CSV bytes -> normalised columns),
+filter, leaves (salts, commitments, sort, Merkle tree), commitment (+ Ed25519), draw and
+certificate, the pipeline total, then verification of that certificate without and with
+the public leaves file. Target (docs/fairness.md): pipeline <= 3 s, verification <= 3 s.
+
+Run: .venv/bin/python benchmarks/bench_draws.py [N]
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import sys
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from draws import (
+    QUICKNET,
+    BeaconSpec,
+    BeaconValue,
+    Commitment,
+    Rules,
+    apply_rules,
+    build_leaves,
+    certificate_bytes,
+    encode_leaves_file,
+    import_csv,
+    issue_certificate,
+    public_key,
+    sign_commitment,
+    verify_certificate,
+)
+from draws.host import PreparedDraw
+
+T = TypeVar("T")
+ROUND = 657413
+SIGNATURE = bytes.fromhex(
+    "b713718a38ae728dfd477991af2822e08d2f305e47718cef9f7848ce4050e7be"
+    "41076862b98fad56e91a6b85b89cd97b"
+)
+CLOSE_MS = QUICKNET.round_time_ms(ROUND) - 60_000
+SIGNING_KEY = hashlib.sha256(b"bench signing key").digest()
+HOST_SECRET = hashlib.sha256(b"bench host secret").digest()
+
+
+def make_csv(n: int) -> bytes:
+    """n comments; ~2 % duplicates, ~1 % without the hashtag, a few late ones."""
+    base = CLOSE_MS - 86_400_000
+    lines = ["platform,user_id,handle,text,created_at,weight"]
+    for i in range(n):
+        uid = i - 1 if i % 50 == 1 else i
+        tag = "" if i % 100 == 7 else " #giveaway"
+        ts = base + (i * 86_391) % 86_400_000 + (90_000_000 if i % 997 == 3 else 0)
+        lines.append(
+            f"instagram,{uid},@Fan_{uid},Love it{tag} @friend{i % 13} @pal{i % 7},{ts},{i % 5 + 1}"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def timed(label: str, fn: Callable[[], T], sink: dict[str, float]) -> T:
+    start = time.perf_counter()
+    result = fn()
+    sink[label] = time.perf_counter() - start
+    return result
+
+
+def pipeline(raw: bytes, weighted: bool) -> tuple[dict[str, float], dict[str, object], bytes]:
+    t: dict[str, float] = {}
+    rules = Rules(required_hashtags=("giveaway",), min_mentions=2, window_end_ms=CLOSE_MS)
+    imported = timed("import", lambda: import_csv(raw), t)
+    filtered = timed("filter", lambda: apply_rules(imported.entries, rules), t)
+    eligible = filtered.eligible
+    weights = eligible.weight if weighted else (1,) * len(eligible)
+    leaves = timed(
+        "leaves", lambda: build_leaves(HOST_SECRET, eligible.identities(), weights), t
+    )
+
+    def commit() -> PreparedDraw:
+        c = Commitment(
+            draw_id="bench",
+            host_id="bench-host",
+            host_key=public_key(SIGNING_KEY),
+            host_seq=1,
+            prev_cert_hash=None,
+            rules_hash=rules.digest(),
+            raw_import_sha256=imported.raw_sha256,
+            merkle_root=leaves.root,
+            n=len(eligible),
+            total_weight=sum(weights),
+            weighted=weighted,
+            winners=10,
+            alternates=10,
+            beacon=BeaconSpec.drand(ROUND),
+            close_time_ms=CLOSE_MS,
+        )
+        return PreparedDraw(rules, filtered, leaves, c, sign_commitment(c, SIGNING_KEY))
+
+    prepared = timed("commit", commit, t)
+    value = BeaconValue.drand(ROUND, SIGNATURE)
+    now = QUICKNET.round_time_ms(ROUND)
+    cert = timed(
+        "draw+certificate",
+        lambda: certificate_bytes(issue_certificate(prepared, value, now, SIGNING_KEY)),
+        t,
+    )
+    t["TOTAL"] = sum(t.values())
+    return t, {"eligible": len(eligible)}, cert + b"\n" + encode_leaves_file(leaves.leaves)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    print(f"generating {n:,} CSV rows ...", flush=True)
+    raw = make_csv(n)
+    print(f"CSV: {len(raw) / 1e6:.1f} MB")
+    for weighted in (False, True):
+        gc.collect()
+        t, info, blob = pipeline(raw, weighted)
+        cert, _, leaves_file = blob.partition(b"\n")
+        kind = "weighted" if weighted else "unweighted"
+        print(f"\n{kind} draw, {n:,} rows -> {info['eligible']:,} eligible")
+        for label, secs in t.items():
+            print(f"  {label:<18} {secs:6.3f} s")
+        print(f"  certificate {len(cert):,} bytes; leaves file {len(leaves_file) / 1e6:.1f} MB")
+        v: dict[str, float] = {}
+        report = timed("verify", lambda: verify_certificate(cert), v)
+        assert report.ok, report
+        report_full = timed("verify", lambda: verify_certificate(cert, leaves=leaves_file), t)
+        assert report_full.ok and report_full.first_failure is None, report_full
+        skipped = [c.name for c in report.checks if c.passed is None]
+        print(f"  verify (certificate only)    {v['verify']:6.3f} s  (skipped: {skipped})")
+        print(f"  verify (with leaves file)    {t['verify']:6.3f} s  (all checks pass)")
+        ok = t["TOTAL"] <= 3.0 and t["verify"] <= 3.0
+        print(f"  target <= 3 s each: {'met' if ok else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

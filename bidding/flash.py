@@ -13,7 +13,8 @@ Flow:
   but are held by others (or others already wait), the buyer **joins the
   waitlist** (FIFO). If they can never be had (``stock - sold < qty``): ``sold_out``.
 * ``Confirm(hold_id)``: the purchase. Refused with ``hold_expired`` at or after
-  the hold's expiry, even if the expiry has not been processed yet. Waiters who
+  the hold's expiry, even if the expiry has not been processed yet (and with
+  ``closed`` at or after ``end``: every end check uses ``now``). Waiters who
   can no longer be served (``stock - sold < qty``) then leave the waitlist.
 * ``Release(hold_id)``: the buyer gives the hold back.
 * ``Tick``: the timer (the engine sends it at :func:`next_deadline`): every hold
@@ -299,7 +300,8 @@ class FlashSaleFormat:
         return plan.events
 
     def _decide_hold(self, state: FlashState, cmd: Confirm | Release, now: int) -> list[NewEvent]:
-        if state.closed:
+        end = state.params["end"]
+        if state.closed or (end is not None and now >= end):
             raise Rejected(Code.CLOSED, "the sale is closed")
         hold = state.holds.get(cmd.hold_id)
         if hold is None:

@@ -170,6 +170,7 @@ def test_window_close_and_result() -> None:
     do(s, Reserve("r3", "cat", 1), 460)
     assert s.next_deadline() == 500  # the end comes before Bob's hold expires (550)
     assert refused(s, Reserve("r4", "dan", 1), 500) == Code.CLOSED
+    assert refused(s, Confirm("c2", "bob", "h2"), 500) == Code.CLOSED  # end passed
     assert do(s, Close("end"), 500) == [
         ("hold_released", {"hold_id": "h2", "reason": "closed"}),
         ("waitlist_left", {"buyer": "cat", "reason": "closed"}),

@@ -22,7 +22,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from protocol import JSON, MSGPACK, Batch, Event, PlaceBid
+from protocol import (
+    JSON,
+    MSGPACK,
+    Ack,
+    AnyCodec,
+    Batch,
+    Event,
+    Hello,
+    PlaceBid,
+    Session,
+    Subscribe,
+    Welcome,
+)
 from protocol.wire import to_wire
 
 BID = PlaceBid(id="cmd-000123", room="auction-42", amount=125_000, currency="EUR")
@@ -59,6 +71,56 @@ def rate(fn: Callable[[], object], repeat: int, min_time: float) -> float:
     return statistics.median(rates)
 
 
+def open_session(codec: AnyCodec) -> Session:
+    """A session past the handshake, subscribed to the benchmark room."""
+    session = Session(codec)
+    session.receive_data(codec.encode(Hello(version=1)))
+    session.receive_data(codec.encode(Subscribe(room=BID.room)))
+    session.events_received()
+    session.send(Welcome(session_id="s", version=1, server_time=0))
+    session.data_to_send()
+    return session
+
+
+def session_rows(repeat: int, min_time: float) -> None:
+    """Per-message session overhead on top of the bare codec (same run)."""
+    ack = Ack(id=BID.id, room=BID.room, seq=1)
+    for codec in (MSGPACK, JSON):
+        session = open_session(codec)
+        frame = codec.encode(BID)
+        event_frame = codec.encode(EVENT)
+
+        def receive(session: Session = session, frame: bytes | str = frame) -> object:
+            session.receive_data(frame)
+            return session.events_received()
+
+        def send(session: Session = session) -> object:
+            session.send(ack)
+            return session.data_to_send()
+
+        def send_frame(session: Session = session, frame: bytes | str = event_frame) -> object:
+            session.send_frame(frame)
+            return session.data_to_send()
+
+        def decode(codec: AnyCodec = codec, frame: bytes | str = frame) -> object:
+            return codec.decode(frame)
+
+        def encode(codec: AnyCodec = codec) -> object:
+            return codec.encode(ack)
+
+        bare_decode = rate(decode, repeat, min_time)
+        bare_encode = rate(encode, repeat, min_time)
+        name = "msgpack" if codec is MSGPACK else "orjson"
+        for label, fn, bare in (
+            ("session receive place_bid", receive, bare_decode),
+            ("session send ack", send, bare_encode),
+        ):
+            ops = rate(fn, repeat, min_time)
+            print(f"{label:34} {name:8} {ops:12,.0f} {1e6 / ops:8.2f}   vs bare codec {ops / bare:5.2f}")
+        ops = rate(send_frame, repeat, min_time)
+        print(f"{'session send_frame (fan-out)':34} {name:8} {ops:12,.0f} {1e6 / ops:8.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -68,7 +130,7 @@ def main() -> None:
     mp_events = [MSGPACK.encode(e) for e in EVENTS]
     js_events = [JSON.encode(e) for e in EVENTS]
     bid_wire, event_wire, batch_wire = to_wire(BID), to_wire(EVENT), to_wire(BATCH)
-    frames = {
+    frames: dict[str, tuple[bytes | str, bytes | str, bytes | str]] = {
         "msgpack": (MSGPACK.encode(BID), MSGPACK.encode(EVENT), MSGPACK.encode(BATCH)),
         "orjson": (JSON.encode(BID), JSON.encode(EVENT), JSON.encode(BATCH)),
         "stdlib": (json.dumps(bid_wire), json.dumps(event_wire), json.dumps(batch_wire)),
@@ -136,6 +198,9 @@ def main() -> None:
             ops = rate(impls[name], args.repeat, args.min_time)
             print(f"{case:34} {name:8} {ops:12,.0f} {1e6 / ops:8.2f} {ops / base:9.2f}")
         print(f"{case:34} {'stdlib':8} {base:12,.0f} {1e6 / base:8.2f} {1.0:9.2f}")
+    print()
+    print("sans-I/O session overhead (includes the codec; ratio vs the bare codec call)")
+    session_rows(args.repeat, args.min_time)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from protocol.messages import (
     Welcome,
 )
 from protocol.session import SessionStatistics
-from protocol.states import SessionState
+from protocol.states import SessionState, Trigger
 from tests.protocol.pair import SessionPair
 
 
@@ -325,3 +325,10 @@ def test_rooms_follow_a_model(script: list[tuple[str, str]]) -> None:
         assert (not isinstance(event, Exception)) == ok
         assert pair.server.rooms == frozenset(model)
     assert state_of(pair) is SessionState.OPEN
+
+
+def test_a_transition_outside_the_table_is_a_local_error() -> None:
+    pair = SessionPair(MSGPACK)
+    with pytest.raises(InvalidState):
+        pair.server._transition(Trigger.SEND_WELCOME)  # the guard behind the tables
+    assert state_of(pair) is SessionState.CONNECTING

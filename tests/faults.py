@@ -1,0 +1,255 @@
+"""Fault-test harness: our own Redis/Postgres on free ports, a killable server, bidders.
+
+Why own stores: fault tests SIGKILL and stop them; they must never touch the machine's
+shared services. Everything started here is stopped by the harness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
+
+from bidding import Envelope, replay
+from engine.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from server.auth import TokenSigner
+from tests.liveserver import ROOT, TEST_SECRET, wait_ready
+
+
+@dataclass
+class OwnStores:
+    base: Path
+    redis: EmbeddedRedis
+    postgres: EmbeddedPostgres
+
+    @classmethod
+    def start(cls, base: Path) -> OwnStores:
+        stores = cls(base, EmbeddedRedis(base), EmbeddedPostgres(base))
+        stores.redis.start()
+        try:
+            stores.postgres.start()
+        except BaseException:
+            stores.redis.stop()
+            raise
+        return stores
+
+    def restart_redis(self) -> None:
+        self.redis = EmbeddedRedis(self.base, port=self.redis.port)
+        self.redis.start()
+
+    def restart_postgres(self) -> None:
+        self.postgres = EmbeddedPostgres(self.base, port=self.postgres.port)
+        self.postgres.start()
+
+    def stop(self) -> None:
+        self.redis.stop()
+        self.postgres.stop()
+
+
+@dataclass
+class KillableServer:
+    stores: OwnStores
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def env(self) -> dict[str, str]:
+        import os
+
+        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+        env.update(
+            REDIS_URL=self.stores.redis.url,
+            DATABASE_URL=self.stores.postgres.url,
+            FAIRLOT_SECRET=TEST_SECRET,
+            FAIRLOT_DATA_DIR=str(self.data_dir),
+        )
+        return env
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.data_dir / f"server-{self.starts}.log"
+        self.starts += 1
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+                env=self.env(),
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_ready(self.http, self.proc, 60, log)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def token(user: str, role: str = "bidder") -> str:
+    return TokenSigner(TEST_SECRET.encode()).mint(user, role, time.time_ns() // 1_000_000 + 3_600_000)
+
+
+@dataclass
+class Tally:
+    acked: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)  # (user, cmd) -> (room, seq)
+    rejected: dict[str, int] = field(default_factory=dict)
+    unanswered: int = 0
+    timeouts: int = 0
+    slowest_reply_s: float = 0.0
+
+
+class Bidders:
+    """N bidders, each with one command in flight, reconnecting through restarts."""
+
+    def __init__(self, server: KillableServer, rooms: list[str], n: int, reply_timeout: float = 5.0) -> None:
+        self.server = server
+        self.rooms = rooms
+        self.n = n
+        self.reply_timeout = reply_timeout
+        self.tally = Tally()
+        self._stop = asyncio.Event()
+        self._amount = 10_000
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def next_amount(self) -> int:
+        self._amount += 10_000
+        return self._amount
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._bidder(i)) for i in range(self.n)]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+
+    async def _bidder(self, index: int) -> None:
+        user = f"bidder{index}"
+        counter = 0
+        while not self._stop.is_set():
+            try:
+                async with connect(self.server.ws, subprotocols=["fairlot.v1.json"], open_timeout=2) as ws:  # type: ignore[list-item]
+                    await ws.send(
+                        orjson.dumps({"type": "hello", "version": 1, "token": token(user)}).decode()
+                    )
+                    while not self._stop.is_set():
+                        counter += 1
+                        cmd = f"{user}-{counter}"
+                        room = self.rooms[counter % len(self.rooms)]
+                        message = {"type": "place_bid", "id": cmd, "room": room,
+                                   "amount": self.next_amount(), "currency": "EUR"}  # fmt: skip
+                        sent = time.monotonic()
+                        await ws.send(orjson.dumps(message).decode())
+                        reply = await self._reply(ws, cmd)
+                        self.tally.slowest_reply_s = max(self.tally.slowest_reply_s, time.monotonic() - sent)
+                        if reply is None:
+                            self.tally.timeouts += 1
+                            break
+                        if reply["type"] == "ack":
+                            self.tally.acked[(user, cmd)] = (room, reply["seq"])
+                        else:
+                            code = reply["code"]
+                            self.tally.rejected[code] = self.tally.rejected.get(code, 0) + 1
+                        await asyncio.sleep(0.002)
+            except (OSError, WebSocketException, TimeoutError):
+                self.tally.unanswered += 1  # the connection died with a command in flight
+                await asyncio.sleep(0.05)
+
+    async def _reply(self, ws: Any, cmd: str) -> dict[str, Any] | None:
+        deadline = time.monotonic() + self.reply_timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                data = await asyncio.wait_for(ws.recv(), remaining)
+            except TimeoutError:
+                return None
+            msg = orjson.loads(data)
+            if msg.get("type") in ("ack", "reject") and msg.get("id") == cmd:
+                return dict(msg)
+
+
+async def create_auction(server: KillableServer, params: dict[str, Any]) -> str:
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        r = await http.post(
+            "/auctions",
+            json={"format": "english", "params": params},
+            headers={"authorization": f"Bearer {token('host', 'host')}"},
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+
+async def auction_view(server: KillableServer, room: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        r = await http.get(f"/auctions/{room}")
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+
+async def journal_events(redis_url: str, room: str) -> list[dict[str, Any]]:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        rows = await client.xrange(f"fl:s:{room}")
+    finally:
+        await client.aclose()
+    return [orjson.loads(f[b"e"]) for _id, f in rows]
+
+
+def check_against_log(events: list[dict[str, Any]], tally: Tally, room: str) -> tuple[int, int, str]:
+    """(acked for room, found exactly once, offline state hash); replay checks the chain."""
+    stream = replay(Envelope.from_dict(e) for e in events)
+    by_key: dict[tuple[str, str], list[int]] = {}
+    for e in events:
+        by_key.setdefault((e["actor"], e["command_id"]), []).append(e["seq"])
+    acked = {k: v for k, v in tally.acked.items() if v[0] == room}
+    found = sum(1 for k, (_room, seq) in acked.items() if by_key.get(k) == [seq])
+    return len(acked), found, stream.state_hash()
+
+
+async def wait_until(predicate: Any, within: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(step)
+    return False
+
+
+@contextlib.contextmanager
+def own_stores(base: Path) -> Any:
+    stores = OwnStores.start(base)
+    try:
+        yield stores
+    finally:
+        stores.stop()

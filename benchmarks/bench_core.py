@@ -70,8 +70,9 @@ def english_stream(n: int, seed: int = 7) -> list[bytes]:
             while bidder == state.leader:
                 bidder = rng.choice(bidders)
         amount = ENGLISH.min_bid(state, bidder) + rng.randrange(0, 400, 5)
-        cmd = {"type": "bid", "id": f"c{i}", "bidder": bidder, "amount": amount}
-        stream.handle(PlaceBid(cmd["id"], bidder, amount), now)
+        command_id = f"c{i}"
+        cmd = {"type": "bid", "id": command_id, "bidder": bidder, "amount": amount}
+        stream.handle(PlaceBid(command_id, bidder, amount), now)
         out.append(msgpack.packb(cmd))
         now += rng.randrange(1, 5)
     return out

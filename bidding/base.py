@@ -51,9 +51,12 @@ needing an independent copy replays the log.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
+
+import orjson
 
 from bidding.canonical import digest, to_plain
 from bidding.errors import (
@@ -193,7 +196,9 @@ def get_format(kind: str) -> AuctionFormat[Any]:
         raise TranscriptError(f"unknown auction format {kind!r}") from None
 
 
-_Outcome = tuple[Command | None, "tuple[Envelope, ...] | Rejected"]
+_sha256 = hashlib.sha256
+_dumps = orjson.dumps
+_SORT = orjson.OPT_SORT_KEYS
 
 
 class Stream(Generic[S]):
@@ -204,6 +209,7 @@ class Stream(Generic[S]):
     """
 
     __slots__ = (
+        "_commands",
         "_outcomes",
         "_trusted",
         "_velocity",
@@ -236,7 +242,11 @@ class Stream(Generic[S]):
         self.log: list[Envelope] | None = [] if keep_log else None
         self.ledger = ledger
         self._velocity = VelocityTracker(velocity) if velocity is not None else None
-        self._outcomes: dict[tuple[str, str], _Outcome] = {}
+        #: (actor, command_id) -> the first outcome: its events, or its rejection
+        self._outcomes: dict[tuple[str, str], tuple[Envelope, ...] | Rejected] = {}
+        #: (actor, command_id) -> the command, for commands this instance handled
+        #: (so a reused id with a different command is told apart from a retry)
+        self._commands: dict[tuple[str, str], Command] = {}
         self._trusted: Callable[[S, Envelope], S] = getattr(fmt, "evolve_trusted", fmt.evolve)
 
     # -- construction ---------------------------------------------------------------
@@ -276,7 +286,7 @@ class Stream(Generic[S]):
             {"kind": fmt.kind, "params": normalized},
         )
         stream._advance(env)
-        stream._outcomes[(actor, command_id)] = (None, (env,))
+        stream._outcomes[(actor, command_id)] = (env,)
         return stream
 
     # -- writing ----------------------------------------------------------------------
@@ -293,12 +303,12 @@ class Stream(Generic[S]):
         outcomes = self._outcomes
         prior = outcomes.get(key)
         if prior is not None:
-            first, outcome = prior
+            first = self._commands.get(key)
             if first is not None and first != command:
                 raise Rejected(Code.DUPLICATE_COMMAND_ID, "command id reused for another command")
-            if isinstance(outcome, Rejected):
-                raise outcome
-            return outcome
+            if isinstance(prior, Rejected):
+                raise prior
+            return prior
         if now < self.time:
             raise InvalidTransition(f"time went backwards: {now} < {self.time}")
         state = self.state
@@ -314,28 +324,55 @@ class Stream(Generic[S]):
                         ledger.check(self.stream_id, actor, amount)
             new = self.fmt.decide(state, command, now)
         except Rejected as rejection:
-            outcomes[key] = (command, rejection)
+            outcomes[key] = rejection
+            self._commands[key] = command
             raise
-        out: list[Envelope] = []
         trusted = self._trusted
         log = self.log
         stream_id = self.stream_id
         seq = self.version
         head = self.head
-        for type_, payload in new:
+        if len(new) == 1:  # the common case, without a loop and list
+            ((type_, payload),) = new
             seq += 1
-            env = seal(stream_id, seq, head, now, type_, actor, command_id, payload)
-            head = env.hash
+            # events.seal() inlined: one canonical encode + one SHA-256 per event
+            head = _sha256(
+                _dumps(
+                    {
+                        "stream_id": stream_id,
+                        "seq": seq,
+                        "prev_hash": head,
+                        "time": now,
+                        "type": type_,
+                        "actor": actor,
+                        "command_id": command_id,
+                        "payload": payload,
+                    },
+                    option=_SORT,
+                )
+            ).hexdigest()
+            env = Envelope(stream_id, seq, self.head, now, type_, actor, command_id, payload, head)
             state = trusted(state, env)
-            out.append(env)
+            result: tuple[Envelope, ...] = (env,)
             if log is not None:
                 log.append(env)
+        else:
+            out: list[Envelope] = []
+            for type_, payload in new:
+                seq += 1
+                env = seal(stream_id, seq, head, now, type_, actor, command_id, payload)
+                head = env.hash
+                state = trusted(state, env)
+                out.append(env)
+                if log is not None:
+                    log.append(env)
+            result = tuple(out)
         self.state = state
         self.version = seq
         self.head = head
         self.time = now
-        result = tuple(out)
-        outcomes[key] = (command, result)
+        outcomes[key] = result
+        self._commands[key] = command
         if result:
             if velocity is not None:
                 velocity.record(actor, now)
@@ -364,10 +401,11 @@ class Stream(Generic[S]):
         self._advance(env)
         key = (env.actor, env.command_id)
         prior = self._outcomes.get(key)
-        if prior is not None and not isinstance(prior[1], Rejected):
-            self._outcomes[key] = (None, (*prior[1], env))
+        if prior is not None and not isinstance(prior, Rejected):
+            self._outcomes[key] = (*prior, env)
         else:
-            self._outcomes[key] = (None, (env,))
+            self._outcomes[key] = (env,)
+            self._commands.pop(key, None)
             if self._velocity is not None:
                 self._velocity.record(env.actor, env.time)
         if self.ledger is not None:
@@ -440,7 +478,7 @@ def replay(
         fmt, first.stream_id, fmt.initial(normalized), velocity=velocity, ledger=ledger
     )
     stream._advance(first)
-    stream._outcomes[(first.actor, first.command_id)] = (None, (first,))
+    stream._outcomes[(first.actor, first.command_id)] = (first,)
     for env in it:
         stream.apply(env, verify_hash=verify_hash)
     return stream

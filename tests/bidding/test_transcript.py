@@ -22,7 +22,8 @@ def english_transcript(close: bool = True) -> dict[str, Any]:
     s.handle(PlaceBid("2", "ben", 500), 20)
     if close:
         s.handle(Close("c"), 1000)
-    return json.loads(json.dumps(make_transcript(s)))
+    doc: dict[str, Any] = json.loads(json.dumps(make_transcript(s)))
+    return doc
 
 
 def test_valid_transcript_verifies_and_recomputes_result() -> None:

@@ -21,13 +21,12 @@ from draws import (
 )
 from draws.certificate import seal
 from draws.commit import Commitment
-from draws.keys import COMMITMENT_TAG, sign
 from draws.host import PreparedDraw as _Prepared
+from draws.keys import COMMITMENT_TAG, sign
 
 ROUND = 657413
 SIGNATURE = bytes.fromhex(
-    "b713718a38ae728dfd477991af2822e08d2f305e47718cef9f7848ce4050e7be"
-    "41076862b98fad56e91a6b85b89cd97b"
+    "b713718a38ae728dfd477991af2822e08d2f305e47718cef9f7848ce4050e7be41076862b98fad56e91a6b85b89cd97b"
 )
 RANDOMNESS = bytes.fromhex("fc1873a13f3545aeade8401532ef5519920652eee6b0d2b19ca12643b87b3587")
 ROUND_TIME_MS = QUICKNET.round_time_ms(ROUND)

@@ -95,9 +95,7 @@ def flip_leaf(leaves_file: bytes, leaf: int, byte: int) -> bytes:
 def test_tamper_entry_fails_at_root(unweighted: Draw) -> None:
     # change an id_commit byte of the last leaf (keeps sort order): the root no longer matches
     n = unweighted.prepared.commitment.n
-    report = verify_certificate(
-        unweighted.cert_bytes, leaves=flip_leaf(unweighted.leaves_file, n - 1, 31)
-    )
+    report = verify_certificate(unweighted.cert_bytes, leaves=flip_leaf(unweighted.leaves_file, n - 1, 31))
     assert report.first_failure == "root"
 
 
@@ -232,9 +230,7 @@ def test_chain_link_checked_against_previous_certificate() -> None:
 
     # a hidden re-roll: the host skips a certificate and links to an older one
     third = make_draw(draw_id="d3", host_seq=3, prev=prev_hash)
-    assert verify_certificate(third.cert_bytes, previous=second.cert_bytes).first_failure == (
-        "chain_link"
-    )
+    assert verify_certificate(third.cert_bytes, previous=second.cert_bytes).first_failure == ("chain_link")
     # the chain link byte itself changed (and everything re-signed by the host)
     bad_link = resign_commitment(second.cert, prev_cert_hash=bytes(32))
     report = verify_certificate(certificate_bytes(bad_link), previous=first.cert_bytes)

@@ -267,9 +267,7 @@ class Book:
 
     def resting(self, is_buy: bool) -> Iterator[tuple[Hashable, str, int, int]]:
         """Live orders of one side in priority order: ``(oid, owner, price, qty)``."""
-        keys, levels = (
-            (self._bid_keys, self._bid_levels) if is_buy else (self._ask_keys, self._ask_levels)
-        )
+        keys, levels = (self._bid_keys, self._bid_levels) if is_buy else (self._ask_keys, self._ask_levels)
         for key in reversed(keys):
             for r in levels[key]:
                 if r[0]:

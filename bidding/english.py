@@ -293,8 +293,9 @@ class EnglishFormat:
                 raise Rejected(Code.FORBIDDEN, "the host cannot bid")
             price, leader, _, met = _outcome(state, bidder, amount)
             end = state.end
-            if price != state.price or leader != state.leader:
-                end = p.close.extended_end(end, now)
+            rule = p.close
+            if rule.soft and now >= end - rule.window and (price != state.price or leader != state.leader):
+                end = rule.extended_end(end, now)
             payload = {
                 "bidder": bidder,
                 "max": amount,

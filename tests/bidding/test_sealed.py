@@ -183,6 +183,18 @@ class SealedMachine(RuleBasedStateMachine):
         self.n += 1
         self._send(Close(f"x{self.n}"))
 
+    @rule(data=st.data())
+    def repeat(self, data: st.DataObject) -> None:
+        if self.history:
+            cmd, first = data.draw(st.sampled_from(self.history))
+            version = self.stream.version
+            try:
+                again: tuple[Envelope, ...] | Rejected = self.stream.handle(cmd, self.now)
+            except Rejected as exc:
+                again = exc
+            assert again is first or again == first
+            assert self.stream.version == version
+
     @invariant()
     def reveals_match_commitments(self) -> None:
         s = self.stream.state

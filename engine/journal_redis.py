@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.errors import SequenceError, Unavailable
@@ -32,28 +33,42 @@ VIEW_FIELD = b"v"
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
-# KEYS: stream key, feed key, streams set. ARGV: stream id, view (or ""), then
-# (seq, event JSON) pairs, consecutive seqs of that one stream. The first XADD is the
-# check: if Redis refuses its id nothing was written; later ids then cannot fail.
+# KEYS: feed key, streams set. ARGV: runs, each: stream key, stream id, view (or ""),
+# count, then count (seq, event JSON) pairs of consecutive seqs of that stream. Per run,
+# the first XADD is the check: if Redis refuses its id nothing of the run is written, and
+# later ids of the run cannot fail. Returns one entry per run: 1, or the error text.
 _APPEND_LUA = """
-local n = (#ARGV - 2) / 2
-for i = 1, n do
-  local seq = ARGV[1 + 2 * i]
-  local data = ARGV[2 + 2 * i]
-  local r = redis.pcall('XADD', KEYS[1], seq .. '-0', 'e', data)
-  if type(r) == 'table' and r.err then
-    return r
+local out = {}
+local i = 1
+while i <= #ARGV do
+  local key, sid, view, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  i = i + 4
+  local failed = false
+  for k = 1, n do
+    local seq, data = ARGV[i], ARGV[i + 1]
+    i = i + 2
+    if not failed then
+      local r = redis.pcall('XADD', key, seq .. '-0', 'e', data)
+      if type(r) == 'table' and r.err then
+        failed = true
+        out[#out + 1] = r.err
+      else
+        if k == n and view ~= '' then
+          redis.call('XADD', KEYS[1], '*', 'e', data, 'v', view)
+        else
+          redis.call('XADD', KEYS[1], '*', 'e', data)
+        end
+        if seq == '1' then
+          redis.call('SADD', KEYS[2], sid)
+        end
+      end
+    end
   end
-  if i == n and ARGV[2] ~= '' then
-    redis.call('XADD', KEYS[2], '*', 'e', data, 'v', ARGV[2])
-  else
-    redis.call('XADD', KEYS[2], '*', 'e', data)
-  end
-  if seq == '1' then
-    redis.call('SADD', KEYS[3], ARGV[1])
+  if not failed then
+    out[#out + 1] = 1
   end
 end
-return n
+return out
 """
 
 
@@ -78,7 +93,7 @@ class RedisJournal(Journal):
         self.streams_key = f"{prefix}:streams"
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = wait_timeout_ms
-        self._script = client.register_script(_APPEND_LUA)  # pipelines load it on NOSCRIPT
+        self._script = client.register_script(_APPEND_LUA)  # loads itself on NOSCRIPT
 
     def key(self, stream: str) -> str:
         return f"{self.prefix}:s:{stream}"
@@ -90,59 +105,60 @@ class RedisJournal(Journal):
                 raise failure
 
     async def append_batches(self, batches: Sequence[Sequence[JournalEntry]]) -> list[BaseException | None]:
-        """Append several writers' batches in one round trip; one outcome per batch.
+        """Append several writers' batches in ONE script call; one outcome per batch.
 
-        Each run of consecutive events of one stream is one script call, atomic in Redis:
-        it appends to the auction's stream and the feed together, or (on a seq that is
-        not next) writes nothing. One batch's failure does not fail the others.
+        Why one call: Redis fsyncs the AOF once per event-loop turn, and it reads a
+        pipeline 16 KB per turn, so a large pipeline costs one fsync per 16 KB. A single
+        command executes once, after it has been read whole: one fsync per flush. Inside
+        the script each run of one stream's consecutive events is atomic: it appends to
+        the auction's stream and the feed together, or (on a seq that is not next)
+        writes nothing; one batch's failure does not fail the others.
         """
-        calls: list[tuple[int, list[bytes | str]]] = []
+        args: list[bytes | str] = []
+        owners: list[int] = []
         for index, batch in enumerate(batches):
             run: list[JournalEntry] = []
             for entry in batch:
                 if run and run[-1].event["stream_id"] != entry.event["stream_id"]:
-                    calls.append((index, self._script_args(run)))
+                    self._pack_run(run, args)
+                    owners.append(index)
                     run = []
                 run.append(entry)
             if run:
-                calls.append((index, self._script_args(run)))
+                self._pack_run(run, args)
+                owners.append(index)
         outcomes: list[BaseException | None] = [None] * len(batches)
-        if not calls:
+        if not owners:
             return outcomes
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for _index, args in calls:
-                    await self._script(keys=args[:3], args=args[3:], client=pipe)
-                results = await pipe.execute(raise_on_error=False)
+            results = await self._script(keys=[self.feed_key, self.streams_key], args=args)
             if self.wait_replicas:
                 acked = await self.client.wait(self.wait_replicas, self.wait_timeout_ms)
                 if acked < self.wait_replicas:
                     failure = Unavailable(f"only {acked} of {self.wait_replicas} replicas acknowledged")
                     return [failure] * len(batches)
         except UNREACHABLE as exc:
-            failure = Unavailable(f"Redis unreachable: {exc}")
-            return [failure] * len(batches)
-        for (index, _args), result in zip(calls, results, strict=True):
-            if isinstance(result, BaseException) and outcomes[index] is None:
-                text = str(result)
-                if "equal or smaller" in text:
-                    outcomes[index] = SequenceError(f"journal refused an out-of-order append: {text}")
-                elif isinstance(result, UNREACHABLE):
-                    outcomes[index] = Unavailable(f"Redis unreachable: {text}")
-                else:
-                    outcomes[index] = result
+            return [Unavailable(f"Redis unreachable: {exc}")] * len(batches)
+        for index, result in zip(owners, results, strict=True):
+            if result == 1 or outcomes[index] is not None:
+                continue
+            text = result.decode(errors="replace") if isinstance(result, bytes) else str(result)
+            if "equal or smaller" in text:
+                outcomes[index] = SequenceError(f"journal refused an out-of-order append: {text}")
+            else:
+                outcomes[index] = ResponseError(text)
         return outcomes
 
-    def _script_args(self, run: Sequence[JournalEntry]) -> list[bytes | str]:
+    def _pack_run(self, run: Sequence[JournalEntry], args: list[bytes | str]) -> None:
         first = run[0].event
         view = run[-1].view
-        args: list[bytes | str] = [self.key(first["stream_id"]), self.feed_key, self.streams_key]
+        args.append(self.key(first["stream_id"]))
         args.append(first["stream_id"])
         args.append(b"" if view is None else _dumps(view))
+        args.append(str(len(run)))
         for entry in run:
             args.append(str(entry.event["seq"]))
             args.append(_dumps(entry.event))
-        return args
 
     async def read(self, stream: str, after_seq: int = 0, count: int | None = None) -> list[dict[str, Any]]:
         """Events with seq > ``after_seq``, in order."""

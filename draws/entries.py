@@ -246,9 +246,10 @@ def _build(
 
     user_id = column("user_id")
     handle = list(map(str.casefold, map(_STRIP_AT, column("handle"))))
-    missing = [i for i, (u, h) in enumerate(zip(user_id, handle, strict=True)) if not (u or h)]
-    if missing:
-        raise EntryImportError("no user_id and no handle: cannot tell who entered", missing[0] + 1)
+    if "" in user_id:  # rare: only then look for a row with neither id nor handle
+        for i, (u, h) in enumerate(zip(user_id, handle, strict=True)):
+            if not (u or h):
+                raise EntryImportError("no user_id and no handle: cannot tell who entered", i + 1)
     return Entries(
         rows=tuple(rows),
         platform=tuple(_convert(column("platform"), _platform, "platform")),

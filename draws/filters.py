@@ -13,6 +13,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import contains, eq, not_
 from typing import Any
 
 from draws.canonical import canonical
@@ -154,12 +156,6 @@ def _both(a: bool, b: object) -> bool:
     return a and b is not None
 
 
-def _enough_mentions(found: list[str], own: str, need: int) -> bool:
-    distinct = set(found)
-    distinct.discard(own)
-    return len(distinct) >= need
-
-
 def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
     """Run the filters in ``FILTER_ORDER``; deterministic for given entries and rules."""
     alive = list(range(len(entries)))
@@ -169,8 +165,9 @@ def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
 
     def step(reason: str, keep: list[bool]) -> None:
         nonlocal alive
-        survivors = [i for i, k in zip(alive, keep, strict=True) if k]
-        dropped.extend((rows[i], reason) for i, k in zip(alive, keep, strict=True) if not k)
+        survivors = list(compress(alive, keep))
+        gone = list(map(rows.__getitem__, compress(alive, map(not_, keep))))
+        dropped.extend(zip(gone, repeat(reason)))
         steps.append((reason, len(alive) - len(survivors), len(survivors)))
         alive = survivors
 
@@ -200,22 +197,18 @@ def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
     if rules.min_mentions:
         need = rules.min_mentions
         found = list(map(_MENTION.findall, map(folded.__getitem__, alive)))
-        hs = entries.handle
+        own = map(contains, found, map(entries.handle.__getitem__, alive))
+        # distinct mentions minus the entrant's own handle >= need
         step(
             TOO_FEW_MENTIONS,
-            [
-                n > need or (n == need and _enough_mentions(f, hs[i], need))
-                for n, f, i in zip(map(len, map(set, found)), found, alive, strict=True)
-            ],
+            [n > need or (n == need and not o) for n, o in zip(map(len, map(set, found)), own, strict=True)],
         )
     if rules.one_per_user:
-        identities = entries.identities()
-        seen: set[str] = set()
-        keep = []
-        for i in alive:
-            ident = identities[i]
-            keep.append(ident not in seen)
-            seen.add(ident)
+        all_ids = entries.identities()
+        idents = list(map(all_ids.__getitem__, alive))
+        # reversed pairs: the last write per identity is its first position
+        first = dict(zip(reversed(idents), range(len(idents) - 1, -1, -1), strict=True))
+        keep = list(map(eq, map(first.__getitem__, idents), range(len(idents))))
         step(DUPLICATE_USER, keep)
     eligible = entries.select(alive)
     total = sum(eligible.weight)

@@ -106,7 +106,7 @@ def build_leaves(host_secret: bytes, identities: Sequence[str], weights: Sequenc
     """Salt, commit, encode, sort and tree the eligible entries."""
     if len(host_secret) < 16:
         raise ValueError("the host secret must be at least 16 bytes")
-    ids = [s.encode("utf-8") for s in identities]
+    ids = list(map(str.encode, identities))  # UTF-8
     salts = salts_for(host_secret, ids)
     commits = id_commits_for(salts, ids)
     leaves = list(map(add, commits, [w.to_bytes(8, "big") for w in weights]))

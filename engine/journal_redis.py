@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgpack
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -33,40 +34,37 @@ VIEW_FIELD = b"v"
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
-# KEYS: feed key, streams set. ARGV: runs, each: stream key, stream id, view (or ""),
-# count, then count (seq, event JSON) pairs of consecutive seqs of that stream. Per run,
-# the first XADD is the check: if Redis refuses its id nothing of the run is written, and
-# later ids of the run cannot fail. Returns one entry per run: 1, or the error text.
+# KEYS: feed key, streams set. ARGV[1]: msgpack array of runs, each
+# [stream key, stream id, view JSON or "", [seq, event JSON, seq, event JSON, ...]] with
+# consecutive seqs of that one stream. Per run, the first XADD is the check: if Redis
+# refuses its id nothing of the run is written, and later ids of the run cannot fail.
+# Returns one entry per run: 1, or the error text. One msgpack argument instead of
+# thousands keeps the client's command packing and Redis' argument parsing cheap.
 _APPEND_LUA = """
+local runs = cmsgpack.unpack(ARGV[1])
 local out = {}
-local i = 1
-while i <= #ARGV do
-  local key, sid, view, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
-  i = i + 4
-  local failed = false
+for r = 1, #runs do
+  local run = runs[r]
+  local key, sid, view, items = run[1], run[2], run[3], run[4]
+  local n = #items / 2
+  local result = 1
   for k = 1, n do
-    local seq, data = ARGV[i], ARGV[i + 1]
-    i = i + 2
-    if not failed then
-      local r = redis.pcall('XADD', key, seq .. '-0', 'e', data)
-      if type(r) == 'table' and r.err then
-        failed = true
-        out[#out + 1] = r.err
-      else
-        if k == n and view ~= '' then
-          redis.call('XADD', KEYS[1], '*', 'e', data, 'v', view)
-        else
-          redis.call('XADD', KEYS[1], '*', 'e', data)
-        end
-        if seq == '1' then
-          redis.call('SADD', KEYS[2], sid)
-        end
-      end
+    local seq, data = tostring(items[2 * k - 1]), items[2 * k]
+    local added = redis.pcall('XADD', key, seq .. '-0', 'e', data)
+    if type(added) == 'table' and added.err then
+      result = added.err
+      break
+    end
+    if k == n and view ~= '' then
+      redis.call('XADD', KEYS[1], '*', 'e', data, 'v', view)
+    else
+      redis.call('XADD', KEYS[1], '*', 'e', data)
+    end
+    if seq == '1' then
+      redis.call('SADD', KEYS[2], sid)
     end
   end
-  if not failed then
-    out[#out + 1] = 1
-  end
+  out[r] = result
 end
 return out
 """
@@ -114,24 +112,25 @@ class RedisJournal(Journal):
         the auction's stream and the feed together, or (on a seq that is not next)
         writes nothing; one batch's failure does not fail the others.
         """
-        args: list[bytes | str] = []
+        runs: list[list[Any]] = []
         owners: list[int] = []
         for index, batch in enumerate(batches):
             run: list[JournalEntry] = []
             for entry in batch:
                 if run and run[-1].event["stream_id"] != entry.event["stream_id"]:
-                    self._pack_run(run, args)
+                    runs.append(self._pack_run(run))
                     owners.append(index)
                     run = []
                 run.append(entry)
             if run:
-                self._pack_run(run, args)
+                runs.append(self._pack_run(run))
                 owners.append(index)
         outcomes: list[BaseException | None] = [None] * len(batches)
         if not owners:
             return outcomes
         try:
-            results = await self._script(keys=[self.feed_key, self.streams_key], args=args)
+            packed = msgpack.packb(runs, use_bin_type=False)
+            results = await self._script(keys=[self.feed_key, self.streams_key], args=[packed])
             if self.wait_replicas:
                 acked = await self.client.wait(self.wait_replicas, self.wait_timeout_ms)
                 if acked < self.wait_replicas:
@@ -149,16 +148,15 @@ class RedisJournal(Journal):
                 outcomes[index] = ResponseError(text)
         return outcomes
 
-    def _pack_run(self, run: Sequence[JournalEntry], args: list[bytes | str]) -> None:
+    def _pack_run(self, run: Sequence[JournalEntry]) -> list[Any]:
         first = run[0].event
         view = run[-1].view
-        args.append(self.key(first["stream_id"]))
-        args.append(first["stream_id"])
-        args.append(b"" if view is None else _dumps(view))
-        args.append(str(len(run)))
+        items: list[Any] = []
         for entry in run:
-            args.append(str(entry.event["seq"]))
-            args.append(_dumps(entry.event))
+            items.append(entry.event["seq"])
+            items.append(_dumps(entry.event))
+        view_bytes = b"" if view is None else _dumps(view)
+        return [self.key(first["stream_id"]), first["stream_id"], view_bytes, items]
 
     async def read(self, stream: str, after_seq: int = 0, count: int | None = None) -> list[dict[str, Any]]:
         """Events with seq > ``after_seq``, in order."""

@@ -169,3 +169,56 @@ class Projector:
                 self._trimmed[stream] = floor
         self._projected += len(events)
         self._batches += 1
+
+
+async def run_standalone(redis_url: str, database_url: str, prefix: str, schema: str) -> None:
+    """Run a projector until cancelled (SIGTERM/SIGINT): the ``fairlot serve`` child."""
+    import signal
+
+    from engine.migrate import migrate
+    from engine.store_postgres import PostgresStore, create_pool
+
+    client = aioredis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+    pool = None
+    while pool is None:  # Postgres may still be starting, or be down: keep trying
+        try:
+            pool = await create_pool(database_url, schema)
+            async with pool.acquire() as conn:
+                await migrate(conn, schema)
+        except Exception as exc:
+            log.warning("projector: waiting for Postgres: %s", exc)
+            if pool is not None:
+                await pool.close()
+                pool = None
+            await asyncio.sleep(0.5)
+    projector = Projector(client, RedisJournal(client, prefix), PostgresStore(pool))
+    projector.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await projector.stop()
+    await client.aclose()
+    await pool.close()
+
+
+def main() -> None:
+    """``python -m engine.projector``: settings from the same environment as the server."""
+    import os
+
+    import uvloop
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    uvloop.run(
+        run_standalone(
+            os.environ["REDIS_URL"],
+            os.environ["DATABASE_URL"],
+            os.environ.get("FAIRLOT_REDIS_PREFIX", "fl"),
+            os.environ.get("FAIRLOT_PG_SCHEMA", "public"),
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -37,7 +37,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         committer = GroupCommitter(stores.journal, linger_ms=settings.commit_linger_ms)
         committer.start()
         projector = Projector(stores.redis, stores.journal, stores.records)
-        projector.start()
+        if settings.projector == "inline":
+            projector.start()
         registry = Registry(stores.journal, stores.records, clock, committer=committer)
         rooms = Rooms(registry)
         registry.add_listener(rooms.publish)

@@ -8,9 +8,35 @@ every way out (Ctrl-C, SIGTERM, an error), so nothing is ever left running.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from server.config import Settings
+
+
+def start_projector(settings: Settings) -> subprocess.Popen[bytes]:
+    """The Postgres projector as a child process: it follows the journal on the other
+    core, so acks never wait on it; it dies with us (PR_SET_PDEATHSIG)."""
+    from engine.embedded import _die_with_parent
+
+    env = dict(os.environ)
+    env.update(
+        REDIS_URL=settings.redis_url or "",
+        DATABASE_URL=settings.database_url or "",
+        FAIRLOT_REDIS_PREFIX=settings.redis_prefix,
+        FAIRLOT_PG_SCHEMA=settings.pg_schema,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine.projector"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
+    )
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -28,6 +54,7 @@ def _serve(args: argparse.Namespace) -> int:
     # SIGTERM (Procfile platforms, `kill`) takes the same clean path as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     started = None
+    projector: subprocess.Popen[bytes] | None = None
     try:
         if settings.embedded:
             print(f"fairlot: starting embedded stores under {settings.data_dir.resolve()}", flush=True)
@@ -36,6 +63,9 @@ def _serve(args: argparse.Namespace) -> int:
         pg_kind = "embedded" if started.postgres else "external"
         print(f"fairlot: redis    {redis_kind:8} {settings.redis_url}", flush=True)
         print(f"fairlot: postgres {pg_kind:8} {settings.database_url}", flush=True)
+        projector = start_projector(settings)
+        print(f"fairlot: projector to Postgres in child process {projector.pid}", flush=True)
+        settings = settings.with_overrides(projector="process")
         print(f"fairlot: listening on http://{settings.host}:{settings.port} (WebSocket /ws)", flush=True)
         config = uvicorn.Config(
             create_app(settings),
@@ -53,6 +83,13 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if projector is not None:
+            projector.send_signal(signal.SIGTERM)
+            try:
+                projector.wait(10)
+            except subprocess.TimeoutExpired:
+                projector.kill()
+                projector.wait(5)
         if started is not None:
             started.stop()
             print("fairlot: stopped embedded stores", flush=True)

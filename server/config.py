@@ -25,6 +25,9 @@ class Settings:
     pg_schema: str = "public"
     commit_linger_ms: float = 0.0
     redis_wait_replicas: int = 0
+    #: "inline": the app runs the Postgres projector in its own event loop;
+    #: "process": ``fairlot serve`` runs it as a child process, on the other core.
+    projector: str = "inline"
 
     @property
     def embedded(self) -> bool:

@@ -97,22 +97,34 @@ class Rules:
         known = set(cls().to_json())
         if set(data) != known:
             raise RulesError(f"rules keys must be exactly {sorted(known)}")
-        try:
-            return cls(
-                one_per_user=bool(data["one_per_user"]),
-                required_hashtags=tuple(data["required_hashtags"]),
-                min_mentions=int(data["min_mentions"]),
-                exclude=tuple(data["exclude"]),
-                window_start_ms=data["window_start_ms"],
-                window_end_ms=data["window_end_ms"],
-                version=str(data["version"]),
-            )
-        except (TypeError, ValueError) as exc:
-            raise RulesError(f"malformed rules: {exc}") from exc
+        one, tags, mentions = data["one_per_user"], data["required_hashtags"], data["min_mentions"]
+        exclude, start, end = data["exclude"], data["window_start_ms"], data["window_end_ms"]
+        ok = (
+            isinstance(one, bool)
+            and _str_list(tags)
+            and _str_list(exclude)
+            and _int_or_none(mentions, allow_none=False)
+            and _int_or_none(start)
+            and _int_or_none(end)
+            and isinstance(data["version"], str)
+        )
+        if not ok:
+            raise RulesError("malformed rules: wrong value types")
+        return cls(one, tuple(tags), mentions, tuple(exclude), start, end, data["version"])
 
     def digest(self) -> bytes:
         """SHA-256 of the canonical JSON of the rules."""
         return hashlib.sha256(canonical(self.to_json())).digest()
+
+
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _int_or_none(value: Any, allow_none: bool = True) -> bool:
+    if value is None:
+        return allow_none
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ earlier, and refuses a value for any other round).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from draws.beacon import BeaconSpec, BeaconValue, beacon_for_draw
@@ -55,6 +55,8 @@ def prepare_draw(
     """Filter, build the salted tree, and sign the commitment."""
     filtered = apply_rules(imported.entries, rules)
     eligible = filtered.eligible
+    if not weighted:  # the waterfall shows the weight the draw uses: 1 per entry
+        filtered = replace(filtered, waterfall=replace(filtered.waterfall, total_weight=len(eligible)))
     weights = eligible.weight if weighted else (1,) * len(eligible)
     leaves = build_leaves(host_secret, eligible.identities(), weights)
     commitment = Commitment(

@@ -65,6 +65,10 @@ def test_rules_normalise_hash_and_round_trip() -> None:
     assert Rules(min_mentions=1).digest() != a.digest()
     with pytest.raises(RulesError):
         Rules.from_json({**a.to_json(), "extra": 1})
+    for key, bad in [("one_per_user", 1), ("min_mentions", "2"), ("exclude", "x"),
+                     ("window_end_ms", True), ("required_hashtags", [1])]:  # fmt: skip
+        with pytest.raises(RulesError):
+            Rules.from_json({**a.to_json(), key: bad})
     for bad in (
         {"min_mentions": -1},
         {"window_start_ms": 5, "window_end_ms": 5},

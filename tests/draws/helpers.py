@@ -21,7 +21,6 @@ from draws import (
 )
 from draws.certificate import seal
 from draws.commit import Commitment
-from draws.host import PreparedDraw as _Prepared
 from draws.keys import COMMITMENT_TAG, sign
 
 ROUND = 657413
@@ -112,4 +111,4 @@ def resign_commitment(cert: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return resign(cert)
 
 
-__all__ = ["Draw", "_Prepared", "make_draw", "resign", "resign_commitment", "sample_csv"]
+__all__ = ["Draw", "make_draw", "resign", "resign_commitment", "sample_csv"]

@@ -28,6 +28,28 @@ class Settings:
     #: "inline": the app runs the Postgres projector in its own event loop;
     #: "process": ``fairlot serve`` runs it as a child process, on the other core.
     projector: str = "inline"
+    #: Per-connection send queue bounds (frames, bytes) before a client counts as slow.
+    send_queue_frames: int = 1024
+    send_queue_bytes: int = 4 * 1024 * 1024
+    #: Resyncs (queue dropped, fresh snapshot) a slow client gets before 4008 closes it.
+    slow_resyncs: int = 1
+    #: Kernel send buffer per WebSocket (bytes); 0 leaves the kernel's autotuning.
+    ws_sndbuf: int = 0
+    #: Write pre-framed fan-out bytes straight to uvicorn's transport when possible.
+    ws_fastpath: bool = True
+    #: ``since`` further back than this many events gets a snapshot instead of a replay.
+    resume_max_events: int = 10_000
+    #: Token buckets: commands per second and burst, per user and per client IP.
+    rate_user_per_s: float = 20.0
+    rate_user_burst: int = 40
+    rate_ip_per_s: float = 100.0
+    rate_ip_burst: int = 200
+    #: Flash-sale waiting room: admitted per round, and the round period (ms).
+    waiting_batch: int = 100
+    waiting_interval_ms: int = 1000
+    #: Webhook deliveries: attempts and the first retry delay (ms, doubled each time).
+    webhook_attempts: int = 5
+    webhook_backoff_ms: int = 500
 
     @property
     def embedded(self) -> bool:
@@ -53,4 +75,18 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         pg_schema=schema,
         commit_linger_ms=float(env.get("FAIRLOT_COMMIT_LINGER_MS", "0")),
         redis_wait_replicas=int(env.get("FAIRLOT_REDIS_WAIT_REPLICAS", "0")),
+        send_queue_frames=int(env.get("FAIRLOT_SEND_QUEUE_FRAMES", "1024")),
+        send_queue_bytes=int(env.get("FAIRLOT_SEND_QUEUE_BYTES", str(4 * 1024 * 1024))),
+        slow_resyncs=int(env.get("FAIRLOT_SLOW_RESYNCS", "1")),
+        ws_sndbuf=int(env.get("FAIRLOT_WS_SNDBUF", "0")),
+        ws_fastpath=env.get("FAIRLOT_WS_FASTPATH", "1") not in ("0", "false", "no"),
+        resume_max_events=int(env.get("FAIRLOT_RESUME_MAX_EVENTS", "10000")),
+        rate_user_per_s=float(env.get("FAIRLOT_RATE_USER_PER_S", "20")),
+        rate_user_burst=int(env.get("FAIRLOT_RATE_USER_BURST", "40")),
+        rate_ip_per_s=float(env.get("FAIRLOT_RATE_IP_PER_S", "100")),
+        rate_ip_burst=int(env.get("FAIRLOT_RATE_IP_BURST", "200")),
+        waiting_batch=int(env.get("FAIRLOT_WAITING_BATCH", "100")),
+        waiting_interval_ms=int(env.get("FAIRLOT_WAITING_INTERVAL_MS", "1000")),
+        webhook_attempts=int(env.get("FAIRLOT_WEBHOOK_ATTEMPTS", "5")),
+        webhook_backoff_ms=int(env.get("FAIRLOT_WEBHOOK_BACKOFF_MS", "500")),
     )

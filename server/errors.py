@@ -33,15 +33,35 @@ ENGINE_TABLE: dict[type[BaseException], ErrorMapping] = {
     engine_errors.EngineError: ErrorMapping(500, None),
 }
 
-# Rejections of commands by the pure cores, by stable code.
+# Rejections of commands (by the pure cores or by the server), by stable code.
 REJECTION_STATUS: dict[str, int] = {
     "not_found": 404,
     "rate_limited": 429,
+    "overloaded": 429,
     "unauthorized": 401,
+    "invalid_token": 401,
+    "token_expired": 401,
     "forbidden": 403,
     "invalid_command": 422,
     "invalid_params": 422,
     "bad_request": 400,
+    "unavailable": 503,
+    "not_admitted": 429,
+}
+
+# WebSocket close codes the server itself uses (the protocol's own are in
+# ``protocol.errors``; docs/protocol.md lists both).
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001  # server shutting down
+CLOSE_INTERNAL = 1011
+CLOSE_UNAUTHORIZED = 4003  # hello carried a tampered, malformed or expired token
+CLOSE_SLOW_CONSUMER = 4008  # the client did not read; its queue overflowed again
+WS_CLOSE_CODES: dict[int, str] = {
+    CLOSE_NORMAL: "normal closure",
+    CLOSE_GOING_AWAY: "server shutting down",
+    CLOSE_INTERNAL: "internal error",
+    CLOSE_UNAUTHORIZED: "invalid_token / token_expired in hello",
+    CLOSE_SLOW_CONSUMER: "slow_consumer",
 }
 DEFAULT_REJECTION_STATUS = 409  # the command was well-formed but the rules refuse it
 
@@ -49,11 +69,12 @@ DEFAULT_REJECTION_STATUS = 409  # the command was well-formed but the rules refu
 class ApiError(Exception):
     """An error raised by server/ itself (validation, auth, routing)."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(self, code: str, message: str, status: int = 400, retry_after_ms: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.retry_after_ms = retry_after_ms
 
 
 def mapping_for(exc: BaseException) -> ErrorMapping:
@@ -69,7 +90,12 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
 
 async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+    extra: dict[str, object] = {}
+    headers: dict[str, str] = {}
+    if exc.retry_after_ms is not None:
+        extra["retry_after_ms"] = exc.retry_after_ms
+        headers["retry-after"] = str(max(1, (exc.retry_after_ms + 999) // 1000))
+    return JSONResponse(error_body(exc.code, exc.message, **extra), status_code=exc.status, headers=headers)
 
 
 async def engine_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -1,10 +1,23 @@
 """Rooms: who watches which auction, and fan-out of its durable events.
 
-Why encode once per codec per batch: with thousands of viewers, the encode is the cost
-that must not multiply; every connection of a codec gets the very same frame object.
+Why encode once per codec per batch: with thousands of viewers the encode is the cost
+that must not multiply; every connection of a codec gets the very same frame object
+(and, on the fast path, the very same pre-framed WebSocket bytes). The actor's group
+commit is the tick: whatever commands queued while the previous write was in flight are
+applied together and published as one batch, so a busy room sends one ``batch`` frame
+per commit instead of one frame per event.
+
 Why a bounded queue per connection: one viewer that stops reading must not hold memory
-or slow the room; when its queue is full it is closed with ``slow_consumer`` (4008) and
-may resume with ``since=<seq>``.
+or slow the room. The room only ever hands a frame to a connection (never waits on
+one); the connection's own bounded queue decides when it is a slow consumer (see
+``server.ws``), which drops it from the room until it is resynchronised.
+
+Join protocol (no gap, no duplicate): a connection joining with ``since`` is first put
+in ``joining``, where every event published meanwhile is held for it; then the events
+after ``since`` are read from the journal and sent; then the held events after the
+last one sent; then it goes live. All of that after the read happens without an
+``await``, so no publish can slip in between. Without ``since`` (or when ``since`` is
+too far back) the client gets a ``snapshot`` taken at a durable seq, then the live tail.
 """
 
 from __future__ import annotations
@@ -12,124 +25,253 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bidding import Envelope
-from engine.projection import public_event_data
-from protocol import Batch, Event, codec_for_subprotocol
+from engine.projection import public_event_data, public_view
+from protocol import JSON, MSGPACK, AnyCodec, Snapshot
+from protocol.limits import MAX_BATCH_EVENTS
+from server.framing import ws_frame
 
 if TYPE_CHECKING:
+    from engine.actor import AuctionActor
     from engine.registry import Registry
-    from server.ws import Connection
+    from server.metrics import Metrics
+
+__all__ = ["Member", "Outgoing", "Room", "RoomStatistics", "Rooms", "encode_envelopes"]
+
+#: A frame as the session queues it, and the same frame with its WebSocket header.
+Outgoing = tuple[bytes | str, bytes]
+
+CODECS: tuple[AnyCodec, ...] = (MSGPACK, JSON)
 
 
-def to_event(env: Envelope) -> Event:
-    return Event(room=env.stream_id, seq=env.seq, kind=env.type, time=env.time, data=public_event_data(env))
+class Member(Protocol):
+    """What a room needs from a connection (``server.ws.Connection``)."""
+
+    codec: AnyCodec
+
+    def push(self, frames: Sequence[Outgoing]) -> None: ...
 
 
-def encode_events(codec_name: str, room: str, envelopes: Sequence[Envelope]) -> bytes | str:
-    codec = codec_for_subprotocol(codec_name)
-    if len(envelopes) == 1:
-        return codec.encode(to_event(envelopes[0]))
-    return codec.encode(Batch(room=room, events=tuple(to_event(e) for e in envelopes)))
+def encode_envelopes(codec: AnyCodec, room: str, envelopes: Sequence[Envelope]) -> list[Outgoing]:
+    """Event frames for ``envelopes``: one ``event`` frame, or ``batch`` frames of up to
+    ``MAX_BATCH_EVENTS`` spliced from the pre-encoded event frames."""
+    frames = [
+        codec.encode_event(room, e.seq, e.type, e.time, public_event_data(e))
+        for e in envelopes
+    ]
+    if len(frames) == 1:
+        out: list[bytes | str] = frames
+    else:
+        out = [
+            codec.encode_batch(room, frames[i : i + MAX_BATCH_EVENTS])
+            for i in range(0, len(frames), MAX_BATCH_EVENTS)
+        ]
+    return [(f, ws_frame(f)) for f in out]
+
+
+def snapshot_frames(codec: AnyCodec, actor: AuctionActor) -> list[Outgoing]:
+    """A ``snapshot`` frame of the actor's durable state (call only when it is durable)."""
+    msg = Snapshot(
+        room=actor.stream_id, seq=actor.durable_version, state=public_view(actor.stream, actor.created)
+    )
+    frame = codec.encode(msg)
+    return [(frame, ws_frame(frame))]
+
+
+def consistent(actor: AuctionActor) -> bool:
+    """True when the in-memory state is exactly the durable one (no write in flight)."""
+    return actor.stream.version == actor.durable_version
 
 
 @dataclass(frozen=True, slots=True)
 class RoomStatistics:
     room: str
     viewers: int
+    joining: int
+    awaiting_snapshot: int
     last_seq: int
 
 
 class Room:
-    def __init__(self, room_id: str) -> None:
-        self.room_id = room_id
-        self.live: set[Connection] = set()
-        self.joining: dict[Connection, list[Envelope]] = {}
-        self.last_seq = 0
+    """The members of one auction's room, by codec."""
 
-    def publish(self, envelopes: Sequence[Envelope]) -> None:
+    __slots__ = ("_snapshot_cache", "awaiting", "joining", "last_seq", "live", "metrics", "room_id")
+
+    def __init__(self, room_id: str, metrics: Metrics | None = None) -> None:
+        self.room_id = room_id
+        self.metrics = metrics
+        #: Live members per codec (subprotocol name); dicts keep join order.
+        self.live: dict[str, dict[Member, None]] = {c.subprotocol: {} for c in CODECS}
+        self.joining: dict[Member, list[Envelope]] = {}
+        self.awaiting: dict[Member, None] = {}
+        self.last_seq = 0
+        self._snapshot_cache: tuple[int, dict[str, list[Outgoing]]] | None = None
+
+    def __len__(self) -> int:
+        return sum(len(m) for m in self.live.values()) + len(self.joining) + len(self.awaiting)
+
+    def add_live(self, member: Member) -> None:
+        self.live[member.codec.subprotocol][member] = None
+
+    def remove(self, member: Member) -> None:
+        self.live[member.codec.subprotocol].pop(member, None)
+        self.joining.pop(member, None)
+        self.awaiting.pop(member, None)
+
+    def snapshot_for(self, member: Member, actor: AuctionActor) -> list[Outgoing]:
+        """Snapshot frames at the actor's durable seq, built once per codec per seq."""
+        seq = actor.durable_version
+        cache = self._snapshot_cache
+        if cache is None or cache[0] != seq:
+            cache = self._snapshot_cache = (seq, {})
+        name = member.codec.subprotocol
+        frames = cache[1].get(name)
+        if frames is None:
+            frames = cache[1][name] = snapshot_frames(member.codec, actor)
+        return frames
+
+    def publish(self, envelopes: Sequence[Envelope], actor: AuctionActor | None) -> None:
+        """Hand a durable batch to every member: encode once per codec, never wait."""
+        gap = self.last_seq and envelopes[0].seq != self.last_seq + 1
         self.last_seq = envelopes[-1].seq
         for pending in self.joining.values():
             pending.extend(envelopes)
-        if not self.live:
-            return
-        frames: dict[str, bytes | str] = {}
-        for conn in list(self.live):
-            frame = frames.get(conn.codec_name)
-            if frame is None:
-                frame = frames[conn.codec_name] = encode_events(conn.codec_name, self.room_id, envelopes)
-            conn.enqueue(frame)
+        sent = 0
+        for name, members in self.live.items():
+            if not members:
+                continue
+            codec = next(iter(members)).codec
+            if gap and actor is not None:
+                # Events became durable without being published (a write whose answer
+                # was lost, then a reload): viewers get a snapshot instead of a gap.
+                frames = snapshot_frames(codec, actor)
+            else:
+                frames = encode_envelopes(codec, self.room_id, envelopes)
+            if self.metrics is not None:
+                self.metrics.fanout_frames += len(frames)
+            sent += len(members) * len(frames)
+            for member in list(members):
+                member.push(frames)
+            del name
+        if self.metrics is not None:
+            self.metrics.messages_out += sent
+        if self.awaiting and actor is not None:
+            # The state is durable right now (the actor publishes just after its write).
+            for member in list(self.awaiting):
+                del self.awaiting[member]
+                member.push(self.snapshot_for(member, actor))
+                self.add_live(member)
 
     def statistics(self) -> RoomStatistics:
-        return RoomStatistics(self.room_id, len(self.live) + len(self.joining), self.last_seq)
+        viewers = sum(len(m) for m in self.live.values())
+        return RoomStatistics(self.room_id, viewers, len(self.joining), len(self.awaiting), self.last_seq)
 
 
 class Rooms:
-    def __init__(self, registry: Registry) -> None:
+    """Every room of this process; the registry's listener for durable batches."""
+
+    def __init__(
+        self, registry: Registry, *, resume_max_events: int = 10_000, metrics: Metrics | None = None
+    ) -> None:
         self.registry = registry
+        self.resume_max_events = resume_max_events
+        self.metrics = metrics
         self._rooms: dict[str, Room] = {}
 
     def room(self, room_id: str) -> Room:
         room = self._rooms.get(room_id)
         if room is None:
-            room = self._rooms[room_id] = Room(room_id)
+            room = self._rooms[room_id] = Room(room_id, self.metrics)
         return room
+
+    def get(self, room_id: str) -> Room | None:
+        return self._rooms.get(room_id)
 
     def publish(self, stream_id: str, envelopes: Sequence[Envelope]) -> None:
         room = self._rooms.get(stream_id)
         if room is not None:
-            room.publish(envelopes)
+            room.publish(envelopes, self.registry.peek(stream_id))
 
-    async def join(self, conn: Connection, room_id: str, since: int | None) -> int:
-        """Send what ``conn`` missed after ``since`` (from the journal), then go live.
+    async def join(self, member: Member, room_id: str, since: int | None) -> None:
+        """Send ``member`` what it missed after ``since`` (or a snapshot), then go live.
 
-        Events published while the history is being read are held for the connection
-        and sent after it, skipping what the history already covered: no gap, no
-        duplicate.
+        Raises ``NotFound`` for a room with no auction.
         """
-        await self.registry.get(room_id)  # NotFound for a room with no auction
+        actor = await self.registry.get(room_id)
         room = self.room(room_id)
-        room.joining[conn] = []
+        room.remove(member)  # a re-subscribe restarts from ``since``
+        durable = actor.durable_version
+        if not room.last_seq:
+            room.last_seq = durable
+        if since is None or since > durable or durable - since > self.resume_max_events:
+            self.join_with_snapshot(member, room, actor)
+            return
+        if since == durable:
+            room.add_live(member)
+            return
+        room.joining[member] = []
         try:
-            last = since or 0
-            if since is not None:
-                history = await self.registry.load_events(room_id)
-                missed = [Envelope.from_dict(e, verify=False) for e in history if e["seq"] > since]
-                for chunk_start in range(0, len(missed), 200):
-                    chunk = missed[chunk_start : chunk_start + 200]
-                    conn.enqueue(encode_events(conn.codec_name, room_id, chunk))
-                if missed:
-                    last = missed[-1].seq
-            else:
-                actor = self.registry.peek(room_id)
-                last = actor.durable_version if actor is not None else room.last_seq
-            held = [e for e in room.joining.pop(conn) if e.seq > last]
-            if held:
-                conn.enqueue(encode_events(conn.codec_name, room_id, held))
-                last = held[-1].seq
-            room.live.add(conn)
-            return last
-        finally:
-            room.joining.pop(conn, None)
+            history = await self.registry.load_events(room_id, since)
+        except BaseException:
+            room.joining.pop(member, None)
+            raise
+        held = room.joining.pop(member, None)
+        if held is None:
+            return  # the member left (or re-subscribed) while the history was read
+        missed = [Envelope.from_dict(e, verify=False) for e in history if e["seq"] > since]
+        last = missed[-1].seq if missed else since
+        missed.extend(e for e in held if e.seq > last)
+        if missed:
+            member.push(encode_envelopes(member.codec, room_id, missed))
+        room.add_live(member)
 
-    def leave(self, conn: Connection, room_id: str) -> None:
+    def join_with_snapshot(self, member: Member, room: Room, actor: AuctionActor) -> None:
+        """Snapshot now if the state is durable, else at the room's next publish."""
+        room.remove(member)
+        if consistent(actor):
+            member.push(room.snapshot_for(member, actor))
+            room.add_live(member)
+        else:
+            room.awaiting[member] = None
+
+    async def resync(self, member: Member, room_id: str) -> None:
+        """Bring a member that was dropped for being slow back with a fresh snapshot."""
+        actor = await self.registry.get(room_id)
+        self.join_with_snapshot(member, self.room(room_id), actor)
+
+    def pause(self, member: Member, room_id: str) -> None:
+        """Stop sending ``room_id``'s events to ``member`` (it is being resynchronised)."""
         room = self._rooms.get(room_id)
         if room is not None:
-            room.live.discard(conn)
-            room.joining.pop(conn, None)
+            room.remove(member)
 
-    def leave_all(self, conn: Connection) -> None:
-        for room in self._rooms.values():
-            room.live.discard(conn)
-            room.joining.pop(conn, None)
+    def leave(self, member: Member, room_id: str) -> None:
+        room = self._rooms.get(room_id)
+        if room is not None:
+            room.remove(member)
+            if not len(room):
+                del self._rooms[room_id]
+
+    def leave_all(self, member: Member, room_ids: Sequence[str] | None = None) -> None:
+        for room_id in list(room_ids if room_ids is not None else self._rooms):
+            self.leave(member, room_id)
 
     async def close(self) -> None:
+        members: dict[Any, None] = {}
         for room in self._rooms.values():
-            for conn in list(room.live):
+            for group in room.live.values():
+                members.update(group)
+        for member in members:
+            closer = getattr(member, "shutdown", None)
+            if closer is not None:
                 with contextlib.suppress(Exception):
-                    await conn.close(1001, "server shutting down")
+                    await closer()
         self._rooms.clear()
 
     def statistics(self) -> list[RoomStatistics]:
         return [r.statistics() for r in self._rooms.values()]
+
+    def viewers(self) -> int:
+        return sum(sum(len(m) for m in r.live.values()) for r in self._rooms.values())

@@ -1,222 +1,434 @@
-"""The WebSocket endpoint: frames <-> protocol messages <-> engine commands.
+"""The WebSocket endpoint: frames <-> ``protocol.Session`` <-> engine commands.
 
-Why the subprotocol picks the codec: ``fairlot.v1.msgpack`` (binary frames) or
-``fairlot.v1.json`` (text frames); a client that offers none gets JSON. Every reply to a
-command is typed: ``ack`` with the event's seq only once it is durable, or ``reject``
-with a stable code. A client's bad frame gets an ``error`` (or ``reject``) and the
-connection stays up unless the protocol marks the error fatal.
+Why a sans-I/O session: ``protocol.Session`` decides everything about the wire (decode,
+state tables, ping, protocol errors and their replies, the bounded send queue); this
+module only moves bytes between it and the socket, like websockets' ``data_received``:
+``receive_data`` -> ``events_received`` in, ``send``/``send_frame`` -> ``data_to_send``
+out.
+
+Every command gets exactly one typed reply: ``ack`` with the event's seq once it is
+durable, or ``reject`` with a stable code. Identity comes only from the verified token
+of ``hello``; the message never names the actor. Checks, in order: subscribed (the
+session), token present and unexpired, role at least ``bidder``, rate limits (user and
+IP), the flash-sale waiting room, then the format's own rules.
+
+Slow consumers: fan-out frames never wait for a connection. When the transport is
+paused they queue in the session (bounded); when the queue overflows the connection is
+dropped from its rooms, its queue is discarded and, once it reads again, it gets a fresh
+``snapshot`` per room (``slow_resyncs`` times); after that it is closed with 4008.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
-from typing import Any
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from bidding import Rejected
+from bidding import Envelope, Rejected
 from engine.errors import EngineError, NotFound
-from engine.projection import public_view
 from protocol import (
-    SUBPROTOCOLS,
     Ack,
+    AnyCodec,
     Error,
     Hello,
-    Ping,
-    Pong,
     ProtocolError,
     Reject,
-    Snapshot,
+    ServerMessage,
+    Session,
+    SessionState,
+    SlowConsumer,
     Subscribe,
     Unsubscribe,
     Welcome,
     codec_for_subprotocol,
+    select_subprotocol,
 )
-from protocol.limits import PROTOCOL_VERSION, SEND_QUEUE_MAX_FRAMES
+from protocol.limits import MAX_MESSAGE_LEN, PROTOCOL_VERSION
 from server.auth import AuthError, Identity
-from server.commands import to_command
+from server.commands import submit
+from server.errors import CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED
+from server.framing import ws_frame
+from server.rooms import Outgoing
+from server.transport import RAW_SEND_KEY, DirectWriter
 
-DEFAULT_SUBPROTOCOL = "fairlot.v1.json"
-SLOW_CONSUMER_CLOSE = 4008
+if TYPE_CHECKING:
+    from starlette.datastructures import State
+
+    from engine.actor import AuctionActor
+    from server.config import Settings
+    from server.metrics import Metrics
+
+log = logging.getLogger("fairlot.ws")
+
+__all__ = ["Connection", "endpoint"]
+
+OPEN = SessionState.OPEN
+CLOSING_OR_CLOSED = (SessionState.CLOSING, SessionState.CLOSED)
+KILL_GRACE_S = 2.0
 
 
 class Connection:
-    """One client: its codec, identity, rooms and bounded send queue."""
+    """One client: its session, identity, rooms and writer."""
 
-    def __init__(self, websocket: WebSocket, codec_name: str) -> None:
+    __slots__ = (
+        "_pending",
+        "_resync",
+        "_resyncs_left",
+        "_wake",
+        "_writer",
+        "codec",
+        "direct",
+        "identity",
+        "ip",
+        "killed",
+        "metrics",
+        "session",
+        "state",
+        "tasks",
+        "websocket",
+    )
+
+    def __init__(
+        self, websocket: WebSocket, codec: AnyCodec, state: State, direct: DirectWriter | None
+    ) -> None:
+        settings: Settings = state.settings
         self.websocket = websocket
-        self.codec_name = codec_name
-        self.codec = codec_for_subprotocol(codec_name)
-        self.binary = codec_name.endswith("msgpack")
+        self.codec = codec
+        self.state = state
+        self.metrics: Metrics = state.metrics
+        self.session = Session(
+            codec, max_queue_frames=settings.send_queue_frames, max_queue_bytes=settings.send_queue_bytes
+        )
+        self.direct = direct
         self.identity: Identity | None = None
-        self.rooms: set[str] = set()
-        self.queue: asyncio.Queue[bytes | str | None] = asyncio.Queue(SEND_QUEUE_MAX_FRAMES)
-        self.closed = False
-        self.close_code: int | None = None
+        client = websocket.scope.get("client")
+        self.ip: str | None = client[0] if client else None
+        self.killed = False
+        self._pending = False  # frames may sit in the session queue or with the writer
+        self._resync: set[str] = set()
+        self._resyncs_left = settings.slow_resyncs
+        self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ writing
 
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
-    def enqueue(self, frame: bytes | str) -> None:
-        if self.closed:
+    def send(self, msg: ServerMessage) -> None:
+        """Queue a reply (ack, reject, welcome...) and write it as soon as possible."""
+        try:
+            self.session.send(msg)
+        except SlowConsumer:
+            self._overflow()
+            return
+        direct = self.direct
+        if direct is not None and not self._pending and direct.ready():
+            for frame in self.session.data_to_send():
+                direct.write(ws_frame(frame))
+            self.metrics.messages_out += 1
+        else:
+            self._pending = True
+            self._wake.set()
+
+    def push(self, frames: Sequence[Outgoing]) -> None:
+        """Fan-out: pre-encoded frames; written at once when nothing is queued."""
+        session = self.session
+        if session.state is not OPEN or self.killed:
+            return
+        direct = self.direct
+        if direct is not None and not self._pending and direct.ready():
+            for _, wire in frames:
+                direct.write(wire)
             return
         try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            self.closed = True
-            self.close_code = SLOW_CONSUMER_CLOSE
-            asyncio.get_running_loop().create_task(self._abort(SLOW_CONSUMER_CLOSE, "slow_consumer"))
-
-    def send(self, message: Any) -> None:
-        self.enqueue(self.codec.encode(message))
+            for frame, _ in frames:
+                session.send_frame(frame)
+        except SlowConsumer:
+            self._overflow()
+            return
+        self._pending = True
+        self._wake.set()
 
     async def _write_loop(self) -> None:
-        ws = self.websocket
+        session = self.session
+        websocket = self.websocket
+        direct = self.direct
         try:
             while True:
-                frame = await self.queue.get()
-                if frame is None:
+                await self._wake.wait()
+                self._wake.clear()
+                while True:
+                    frames = session.data_to_send()
+                    if frames:
+                        for frame in frames:
+                            if direct is None:
+                                if isinstance(frame, bytes):
+                                    await websocket.send_bytes(frame)
+                                else:
+                                    await websocket.send_text(frame)
+                                continue
+                            if not direct.ready():
+                                await direct.wait_writable()
+                                if direct.gone:
+                                    return
+                            direct.write(ws_frame(frame))
+                        continue
+                    if self._resync and not self.killed:
+                        if direct is not None and not direct.ready():
+                            await direct.wait_writable()
+                            if direct.gone:
+                                return
+                        await self._do_resync()
+                        continue
+                    break
+                self._pending = False
+                if session.state is SessionState.CLOSING:
+                    await self._close(session.close_code or 1000, session.close_reason)
                     return
-                if isinstance(frame, bytes):
-                    await ws.send_bytes(frame)
-                else:
-                    await ws.send_text(frame)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            self.closed = True
+        except (WebSocketDisconnect, RuntimeError, OSError, asyncio.CancelledError):
+            return
+        except Exception:  # a bug must not leave the reader waiting forever
+            log.exception("writer failed")
+            self.kill(1011, "internal_error")
 
-    async def _abort(self, code: int, reason: str) -> None:
-        if self._writer is not None:
+    def wake(self) -> None:
+        """Make the writer flush the session queue (and close if the session is closing)."""
+        self._pending = True
+        self._wake.set()
+
+    async def _do_resync(self) -> None:
+        rooms_ = self.state.rooms
+        for room in sorted(self._resync):
+            self._resync.discard(room)
+            if self.session.is_subscribed(room):
+                with contextlib.suppress(EngineError):
+                    await rooms_.resync(self, room)
+
+    def _overflow(self) -> None:
+        """The session queue is full: resync from a snapshot, or close with 4008."""
+        session = self.session
+        session.data_to_send()  # drop what the client did not read
+        rooms_ = self.state.rooms
+        if self._resyncs_left > 0:
+            self._resyncs_left -= 1
+            self.metrics.slow_resyncs += 1
+            for room in session.rooms:
+                rooms_.pause(self, room)
+                self._resync.add(room)
+            self.wake()
+            return
+        self.metrics.slow_closes += 1
+        self.kill(CLOSE_SLOW_CONSUMER, "slow_consumer")
+
+    def kill(self, code: int, reason: str) -> None:
+        """Close now, without flushing: for clients that do not read."""
+        if self.killed:
+            return
+        self.killed = True
+        self.state.rooms.leave_all(self, sorted(self.session.rooms))
+        session = self.session
+        session.data_to_send()
+        session.close(code, reason)
+        if self.direct is not None:
+            self.direct.kill(code, reason, KILL_GRACE_S)
+            if self._writer is not None:
+                self._writer.cancel()
+        elif self._writer is not None:
             self._writer.cancel()
+            task = asyncio.get_running_loop().create_task(self._close(code, reason))
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
-            await self.websocket.close(code, reason)
+            await asyncio.wait_for(self.websocket.close(code, reason[:120]), KILL_GRACE_S)
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Flush what is queued, then close."""
-        if self._writer is not None and not self._writer.done():
-            with contextlib.suppress(asyncio.QueueFull):
-                self.queue.put_nowait(None)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._writer, 2)
-        self.closed = True
+    async def finish(self) -> None:
+        """The reader is done: flush what is queued (briefly), then close."""
+        self.state.rooms.leave_all(self, sorted(self.session.rooms))
+        if self.session.state is OPEN or self.session.state is SessionState.HANDSHAKE:
+            self.session.close(1000)
+        writer = self._writer
+        if writer is not None and not writer.done():
+            self.wake()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(writer), KILL_GRACE_S)
+            writer.cancel()
         with contextlib.suppress(Exception):
-            await self.websocket.close(code, reason)
+            self.session.connection_lost()
+        if not self.killed:
+            await self._close(self.session.close_code or 1000, self.session.close_reason)
 
-
-def choose_subprotocol(offered: list[str]) -> str | None:
-    for name in offered:
-        if name in SUBPROTOCOLS:
-            return name
-    return None
+    async def shutdown(self) -> None:
+        """Server shutdown: close with 1001."""
+        self.session.close(1001, "server shutting down")
+        self.wake()
 
 
 async def endpoint(websocket: WebSocket) -> None:
+    state = websocket.app.state
     offered = list(websocket.scope.get("subprotocols") or [])
-    chosen = choose_subprotocol(offered)
+    chosen = select_subprotocol(offered)
     if offered and chosen is None:
         await websocket.close(1002, "no supported subprotocol")
         return
     await websocket.accept(subprotocol=chosen)
-    conn = Connection(websocket, chosen or DEFAULT_SUBPROTOCOL)
+    settings: Settings = state.settings
+    direct = None
+    if settings.ws_fastpath:
+        direct = DirectWriter.attach(websocket.scope.get(RAW_SEND_KEY), settings.ws_sndbuf)
+    conn = Connection(websocket, codec_for_subprotocol(chosen), state, direct)
+    state.connections.add(conn)
+    state.metrics.connections_total += 1
     conn.start()
-    app = websocket.app
-    rooms = app.state.rooms
+    session = conn.session
     try:
-        while not conn.closed:
+        while session.state not in CLOSING_OR_CLOSED and not conn.killed:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
             data = message.get("bytes")
             if data is None:
                 data = message.get("text", "")
-            await handle_frame(app, conn, data)
+            session.receive_data(data)
+            for event in session.events_received():
+                await handle(conn, event)
+            if session.state is SessionState.CLOSING:
+                conn.wake()
     except WebSocketDisconnect:
         pass
     finally:
-        rooms.leave_all(conn)
-        await conn.close(conn.close_code or 1000)
+        state.connections.discard(conn)
+        await conn.finish()
 
 
-async def handle_frame(app: Any, conn: Connection, data: bytes | str) -> None:
-    try:
-        msg = conn.codec.decode(data)
-    except ProtocolError as exc:
-        if exc.command_id is not None:
-            conn.send(Reject(id=exc.command_id, code=exc.code, message=exc.message))
-        else:
-            conn.send(Error(code=exc.code, message=exc.message))
-        if exc.fatal:
-            await conn.close(exc.close_code, exc.code)
+async def handle(conn: Connection, event: Any) -> None:
+    """One decoded message or protocol error from the session."""
+    state = conn.state
+    metrics: Metrics = state.metrics
+    if isinstance(event, ProtocolError):
+        metrics.count_protocol_error(event.code)
         return
-    await dispatch(app, conn, msg)
-
-
-async def dispatch(app: Any, conn: Connection, msg: Any) -> None:
-    state = app.state
-    match msg:
-        case Hello(version=version, token=token):
-            if version != PROTOCOL_VERSION:
-                conn.send(
-                    Error(code="unsupported_version", message=f"server speaks version {PROTOCOL_VERSION}")
-                )
-                await conn.close(4001, "unsupported_version")
-                return
-            if token is not None:
-                try:
-                    conn.identity = state.signer.check(token, state.clock.now())
-                except AuthError as exc:
-                    conn.send(Error(code=exc.code, message=exc.message))
-                    return
-            conn.send(
-                Welcome(
-                    session_id=secrets.token_hex(8),
-                    version=PROTOCOL_VERSION,
-                    server_time=state.clock.now(),
-                    user_id=conn.identity.user_id if conn.identity else None,
-                )
-            )
-        case Ping(nonce=nonce):
-            conn.send(Pong(nonce=nonce))
+    metrics.count_in(event.type)
+    match event:
+        case Hello(token=token):
+            hello(conn, token)
         case Subscribe(room=room, since=since):
-            try:
-                last = await state.rooms.join(conn, room, since)
-            except NotFound:
-                conn.send(Error(code="not_found", message=f"no room {room!r}"))
-                return
-            conn.rooms.add(room)
-            if since is None:
-                actor = state.registry.peek(room)
-                if actor is not None:
-                    conn.send(Snapshot(room=room, seq=last, state=public_view(actor.stream, actor.created)))
+            await subscribe(conn, room, since)
         case Unsubscribe(room=room):
             state.rooms.leave(conn, room)
-            conn.rooms.discard(room)
         case _:
-            await run_command(app, conn, msg)
+            await command(conn, event)
 
 
-async def run_command(app: Any, conn: Connection, msg: Any) -> None:
-    command_id = getattr(msg, "id", None)
-    room = getattr(msg, "room", None)
-    if command_id is None or room is None:
-        conn.send(Error(code="unexpected_message", message=f"{msg.type} is not accepted from clients"))
-        return
-    if conn.identity is None or not conn.identity.can("bidder"):
-        conn.send(
-            Reject(id=command_id, code="unauthorized", message="bidding needs a bidder token (send hello)")
+def hello(conn: Connection, token: str | None) -> None:
+    state = conn.state
+    if token is not None:
+        try:
+            conn.identity = state.signer.check(token, state.clock.now())
+        except AuthError as exc:
+            conn.send(Error(code=exc.code, message=exc.message))
+            conn.session.close(CLOSE_UNAUTHORIZED, exc.code)
+            conn.wake()
+            return
+    conn.send(
+        Welcome(
+            session_id=secrets.token_hex(8),
+            version=PROTOCOL_VERSION,
+            server_time=state.clock.now(),
+            user_id=conn.identity.user_id if conn.identity else None,
         )
-        return
+    )
+
+
+async def subscribe(conn: Connection, room: str, since: int | None) -> None:
+    state = conn.state
     try:
-        actor = await app.state.registry.get(room)
-        command = to_command(actor.stream, msg, conn.identity)
-        events = await actor.submit(command)
-    except Rejected as rejection:
-        conn.send(Reject(id=command_id, code=rejection.code, message=rejection.message))
+        await state.rooms.join(conn, room, since)
+    except NotFound:
+        conn.session.leave(room)
+        conn.send(Error(code="not_found", message=f"no room {room[:200]!r}"))
         return
     except EngineError as exc:
-        conn.send(Reject(id=command_id, code=exc.code, message=exc.message))
+        conn.session.leave(room)
+        conn.send(Error(code=exc.code, message=exc.message[:MAX_MESSAGE_LEN]))
+        return
+    waiting = getattr(state, "waiting", None)
+    if waiting is not None and conn.identity is not None:
+        waiting.arrive(room, conn.identity.user_id, conn)
+
+
+def reject(
+    conn: Connection, command_id: str, code: str, message: str, retry_after_ms: int | None = None
+) -> None:
+    conn.metrics.count_reject(code)
+    conn.send(
+        Reject(id=command_id, code=code, message=message[:MAX_MESSAGE_LEN], retry_after_ms=retry_after_ms)
+    )
+
+
+async def command(conn: Connection, msg: Any) -> None:
+    """A room command: checks, then the actor; the reply comes when it is durable."""
+    state = conn.state
+    started = time.perf_counter()
+    command_id: str = msg.id
+    identity = conn.identity
+    now = state.clock.now()
+    if identity is None:
+        reject(conn, command_id, "unauthorized", "this needs a bidder token (send it in hello)")
+        return
+    if identity.expires_ms <= now:
+        reject(conn, command_id, "token_expired", "the token has expired; reconnect with a fresh one")
+        return
+    if not identity.can("bidder"):
+        reject(conn, command_id, "forbidden", f"a {identity.role} token cannot place commands")
+        return
+    limited = state.limiter.check(identity.user_id, conn.ip, now)
+    if limited is not None:
+        reject(
+            conn,
+            command_id,
+            "rate_limited",
+            f"too many commands per {limited.scope}; retry later",
+            retry_after_ms=limited.retry_after_ms,
+        )
+        return
+    waiting = getattr(state, "waiting", None)
+    if waiting is not None:
+        refusal = waiting.check(msg.room, identity.user_id)
+        if refusal is not None:
+            reject(conn, command_id, refusal[0], refusal[1], retry_after_ms=refusal[2])
+            return
+    try:
+        actor = state.registry.peek(msg.room) or await state.registry.get(msg.room)
+    except EngineError as exc:
+        reject(conn, command_id, exc.code, exc.message)
+        return
+    # Run it beside the reader, so a client may pipeline commands; tasks start in
+    # creation order and submit synchronously, so the actor sees them in arrival order.
+    task = asyncio.get_running_loop().create_task(run(conn, actor, msg, identity, started))
+    conn.tasks.add(task)
+    task.add_done_callback(conn.tasks.discard)
+
+
+async def run(conn: Connection, actor: AuctionActor, msg: Any, identity: Identity, started: float) -> None:
+    command_id: str = msg.id
+    try:
+        events: tuple[Envelope, ...] = await submit(actor, msg, identity)
+    except Rejected as rejection:
+        reject(conn, command_id, str(rejection.code), rejection.message)
+        return
+    except EngineError as exc:
+        reject(conn, command_id, exc.code, exc.message)
         return
     seq = events[-1].seq if events else actor.durable_version
-    conn.send(Ack(id=command_id, room=room, seq=seq))
+    conn.metrics.acks += 1
+    conn.metrics.ack_latency_ms.observe((time.perf_counter() - started) * 1000.0)
+    conn.send(Ack(id=command_id, room=msg.room, seq=seq))

@@ -76,6 +76,8 @@ async def run_slice(server: LiveServer, settings: Settings) -> None:
             # Bob outbids: the proxy price is min(bob's max, alice's max + increment).
             async with connect(server.ws, subprotocols=subprotocols) as bob:
                 await hello(bob, server.token("bob"))
+                # Room commands need a subscription (protocol.md: not_subscribed).
+                await bob.send(orjson.dumps({"type": "subscribe", "room": room, "since": 2}).decode())
                 await bob.send(orjson.dumps({**bid, "id": "b-2", "amount": 200}).decode())
                 assert (await recv_until(bob, "ack"))["seq"] == 3
             for ws in (alice, viewer):

@@ -35,6 +35,9 @@ class Settings:
     slow_resyncs: int = 1
     #: Kernel send buffer per WebSocket (bytes); 0 leaves the kernel's autotuning.
     ws_sndbuf: int = 0
+    #: High-water mark (bytes) of each WebSocket transport's user-space buffer; 0 keeps
+    #: the event loop's default (64 KiB). Lower bounds memory per slow client further.
+    ws_write_high: int = 0
     #: Write pre-framed fan-out bytes straight to uvicorn's transport when possible.
     ws_fastpath: bool = True
     #: ``since`` further back than this many events gets a snapshot instead of a replay.
@@ -79,6 +82,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         send_queue_bytes=int(env.get("FAIRLOT_SEND_QUEUE_BYTES", str(4 * 1024 * 1024))),
         slow_resyncs=int(env.get("FAIRLOT_SLOW_RESYNCS", "1")),
         ws_sndbuf=int(env.get("FAIRLOT_WS_SNDBUF", "0")),
+        ws_write_high=int(env.get("FAIRLOT_WS_WRITE_HIGH", "0")),
         ws_fastpath=env.get("FAIRLOT_WS_FASTPATH", "1") not in ("0", "false", "no"),
         resume_max_events=int(env.get("FAIRLOT_RESUME_MAX_EVENTS", "10000")),
         rate_user_per_s=float(env.get("FAIRLOT_RATE_USER_PER_S", "20")),

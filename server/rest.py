@@ -113,9 +113,14 @@ async def _create(request: Request, kind: str, params: Any) -> Response:
         get_format(kind)
     except (TranscriptError, KeyError):
         raise ApiError("unknown_format", f"no auction format {kind[:64]!r}", 422) from None
+    stream_id = f"a_{secrets.token_hex(8)}"
     params = {**params, "host": identity.user_id}
+    if kind == "sealed":  # commitments bind the auction id, so the host cannot pick another
+        params["auction"] = stream_id
     try:
-        actor = await request.app.state.registry.create(kind, params, actor=identity.user_id)
+        actor = await request.app.state.registry.create(
+            kind, params, actor=identity.user_id, stream_id=stream_id
+        )
     except (BiddingError, TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
         raise ApiError("invalid_params", str(exc)[:500] or type(exc).__name__, 422) from None
     return ORJSONResponse(public_view(actor.stream, actor.created), status_code=201)

@@ -57,10 +57,7 @@ class Member(Protocol):
 def encode_envelopes(codec: AnyCodec, room: str, envelopes: Sequence[Envelope]) -> list[Outgoing]:
     """Event frames for ``envelopes``: one ``event`` frame, or ``batch`` frames of up to
     ``MAX_BATCH_EVENTS`` spliced from the pre-encoded event frames."""
-    frames = [
-        codec.encode_event(room, e.seq, e.type, e.time, public_event_data(e))
-        for e in envelopes
-    ]
+    frames = [codec.encode_event(room, e.seq, e.type, e.time, public_event_data(e)) for e in envelopes]
     if len(frames) == 1:
         out: list[bytes | str] = frames
     else:

@@ -59,7 +59,7 @@ class DirectWriter:
         self._writable: asyncio.Event = proto.writable
 
     @classmethod
-    def attach(cls, raw_send: Any, sndbuf: int = 0) -> DirectWriter | None:
+    def attach(cls, raw_send: Any, sndbuf: int = 0, write_high: int = 0) -> DirectWriter | None:
         """A writer for the connection behind ``raw_send``, or None if not applicable."""
         proto = getattr(raw_send, "__self__", None)
         if proto is None or type(proto).__name__ != "WebSocketsSansIOProtocol":
@@ -74,6 +74,8 @@ class DirectWriter:
             return None
         if getattr(conn, "extensions", None):  # permessage-deflate: bytes differ per connection
             return None
+        if write_high:
+            transport.set_write_buffer_limits(high=write_high)
         if sndbuf:
             sock = transport.get_extra_info("socket")
             if sock is not None:

@@ -283,7 +283,9 @@ async def endpoint(websocket: WebSocket) -> None:
     settings: Settings = state.settings
     direct = None
     if settings.ws_fastpath:
-        direct = DirectWriter.attach(websocket.scope.get(RAW_SEND_KEY), settings.ws_sndbuf)
+        direct = DirectWriter.attach(
+            websocket.scope.get(RAW_SEND_KEY), settings.ws_sndbuf, settings.ws_write_high
+        )
     conn = Connection(websocket, codec_for_subprotocol(chosen), state, direct)
     state.connections.add(conn)
     state.metrics.connections_total += 1

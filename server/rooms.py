@@ -217,7 +217,10 @@ class Rooms:
         held = room.joining.pop(member, None)
         if held is None:
             return  # the member left (or re-subscribed) while the history was read
-        missed = [Envelope.from_dict(e, verify=False) for e in history if e["seq"] > since]
+        # The journal may already hold events the actor has not published yet (its
+        # write landed, its coroutine has not resumed): those come live, not from here.
+        cap = (self.registry.peek(room_id) or actor).durable_version
+        missed = [Envelope.from_dict(e, verify=False) for e in history if since < e["seq"] <= cap]
         last = missed[-1].seq if missed else since
         missed.extend(e for e in held if e.seq > last)
         if missed:

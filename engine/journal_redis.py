@@ -30,7 +30,6 @@ from engine.errors import SequenceError, Unavailable
 from engine.store import Journal, JournalEntry
 
 EVENT_FIELD = b"e"
-VIEW_FIELD = b"v"
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -38,33 +37,35 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 # [stream key, stream id, view JSON or "", [seq, event JSON, seq, event JSON, ...]] with
 # consecutive seqs of that one stream. Per run, the first XADD is the check: if Redis
 # refuses its id nothing of the run is written, and later ids of the run cannot fail.
+# Then ONE feed entry holds the whole flush (field b = ARGV[1]) plus the indexes of the
+# runs that failed (field x), so the projector reads one entry per flush, not per event.
 # Returns one entry per run: 1, or the error text. One msgpack argument instead of
 # thousands keeps the client's command packing and Redis' argument parsing cheap.
 _APPEND_LUA = """
 local runs = cmsgpack.unpack(ARGV[1])
 local out = {}
+local failed = {}
 for r = 1, #runs do
   local run = runs[r]
-  local key, sid, view, items = run[1], run[2], run[3], run[4]
+  local key, sid, items = run[1], run[2], run[4]
   local n = #items / 2
   local result = 1
   for k = 1, n do
-    local seq, data = tostring(items[2 * k - 1]), items[2 * k]
-    local added = redis.pcall('XADD', key, seq .. '-0', 'e', data)
+    local seq = tostring(items[2 * k - 1])
+    local added = redis.pcall('XADD', key, seq .. '-0', 'e', items[2 * k])
     if type(added) == 'table' and added.err then
       result = added.err
+      failed[#failed + 1] = r - 1
       break
-    end
-    if k == n and view ~= '' then
-      redis.call('XADD', KEYS[1], '*', 'e', data, 'v', view)
-    else
-      redis.call('XADD', KEYS[1], '*', 'e', data)
     end
     if seq == '1' then
       redis.call('SADD', KEYS[2], sid)
     end
   end
   out[r] = result
+end
+if #failed < #runs then
+  redis.call('XADD', KEYS[1], '*', 'b', ARGV[1], 'x', cmsgpack.pack(failed))
 end
 return out
 """
@@ -208,6 +209,16 @@ def _seq_of(entry_id: bytes | str) -> int:
     return int(text.split("-", 1)[0])
 
 
-def decode_feed_entry(fields: Mapping[bytes, bytes]) -> JournalEntry:
-    view = fields.get(VIEW_FIELD)
-    return JournalEntry(orjson.loads(fields[EVENT_FIELD]), None if view is None else orjson.loads(view))
+def decode_feed_entry(fields: Mapping[bytes, bytes]) -> list[JournalEntry]:
+    """The events of one flush's feed entry (runs that failed left out), in order."""
+    runs = msgpack.unpackb(fields[b"b"], raw=True)
+    failed = set(msgpack.unpackb(fields[b"x"]))
+    out: list[JournalEntry] = []
+    for index, (_key, _sid, view, items) in enumerate(runs):
+        if index in failed:
+            continue
+        last = len(items) - 1
+        for k in range(1, len(items), 2):
+            decoded_view = orjson.loads(view) if k == last and view else None
+            out.append(JournalEntry(orjson.loads(items[k]), decoded_view))
+    return out

@@ -152,11 +152,11 @@ class Projector:
         views: list[Any] = []
         heads: dict[str, int] = {}
         for _eid, fields in entries:
-            entry = decode_feed_entry(fields)
-            events.append(dict(entry.event))
-            if entry.view is not None:
-                views.append(entry.view)
-            heads[entry.event["stream_id"]] = entry.event["seq"]
+            for entry in decode_feed_entry(fields):
+                events.append(dict(entry.event))
+                if entry.view is not None:
+                    views.append(entry.view)
+                heads[entry.event["stream_id"]] = entry.event["seq"]
         await self.records.append(events)
         await self.records.upsert_views(views)
         ids = [eid for eid, _ in entries]

@@ -141,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "verify":  # the verifier owns its own options, --help included
+        from server import verify_cmd
+
+        return verify_cmd.run(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

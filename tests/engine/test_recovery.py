@@ -142,7 +142,7 @@ async def test_projector_is_idempotent_across_redelivery(stores: Stores, setting
     records = PostgresStore(stores.pool)
     from engine.journal_redis import decode_feed_entry
 
-    again = [dict(decode_feed_entry(f).event) for _id, f in rows]
+    again = [dict(e.event) for _id, f in rows for e in decode_feed_entry(f)]
     assert await records.append(again) == 0
     assert [e["seq"] for e in await records.read(actor.stream_id)] == list(range(1, 7))
     await client.aclose()

@@ -41,6 +41,19 @@ class TestRedisJournal(JournalContract):
     async def make_journal(self) -> Journal:
         return RedisJournal(self.client, self.prefix)
 
+    async def test_feed_leaves_out_refused_runs(self) -> None:
+        from engine.journal_redis import decode_feed_entry
+        from engine.store import JournalEntry
+        from tests.engine.store_contract import event
+
+        j = RedisJournal(self.client, self.prefix)
+        await j.append([JournalEntry(event("a", 1))])
+        outcomes = await j.append_batches([[JournalEntry(event("a", 1))], [JournalEntry(event("b", 1))]])
+        assert outcomes[0] is not None and outcomes[1] is None
+        rows = await self.client.xrange(j.feed_key)
+        decoded = [e.event["stream_id"] for _id, fields in rows for e in decode_feed_entry(fields)]
+        assert decoded == ["a", "b"]
+
     async def test_feed_carries_every_event_and_the_view(self) -> None:
         from engine.journal_redis import decode_feed_entry
         from engine.store import JournalEntry
@@ -49,7 +62,7 @@ class TestRedisJournal(JournalContract):
         j = RedisJournal(self.client, self.prefix)
         await j.append([JournalEntry(event("a", 1)), JournalEntry(event("a", 2), {"id": "a", "seq": 2})])
         rows = await self.client.xrange(j.feed_key)
-        decoded = [decode_feed_entry(fields) for _id, fields in rows]
+        decoded = [e for _id, fields in rows for e in decode_feed_entry(fields)]
         assert [d.event["seq"] for d in decoded] == [1, 2]
         assert decoded[0].view is None and decoded[1].view == {"id": "a", "seq": 2}
 

@@ -194,7 +194,7 @@ def bench_english() -> list[Row]:
     ]
 
 
-from _bench_book import bench_flash, bench_orderbook  # noqa: E402 (order book, flash sale)
+from _bench_book import bench_flash, bench_orderbook
 
 SECTIONS: list[Callable[[], list[Row]]] = [bench_english, bench_orderbook, bench_flash]
 

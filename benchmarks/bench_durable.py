@@ -73,7 +73,8 @@ async def run_case(
     if projector_process:  # as `fairlot serve` runs it: a child process, on the other core
         env = {**os.environ, "REDIS_URL": settings.redis_url or "", "FAIRLOT_PG_SCHEMA": settings.pg_schema,
                "DATABASE_URL": settings.database_url or "", "FAIRLOT_REDIS_PREFIX": settings.redis_prefix}  # fmt: skip
-        child = subprocess.Popen(  # noqa: ASYNC220 - a one-off spawn before the measured window
+        # A one-off spawn before the measured window.
+        child = subprocess.Popen(  # noqa: ASYNC220
             [sys.executable, "-m", "engine.projector"],
             env=env,
             cwd=ROOT,

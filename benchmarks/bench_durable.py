@@ -71,8 +71,11 @@ async def run_case(
     projector = Projector(stores.redis, stores.journal, stores.records)
     child = None
     if projector_process:  # as `fairlot serve` runs it: a child process, on the other core
-        env = {**os.environ, "REDIS_URL": settings.redis_url or "", "FAIRLOT_PG_SCHEMA": settings.pg_schema,
-               "DATABASE_URL": settings.database_url or "", "FAIRLOT_REDIS_PREFIX": settings.redis_prefix}  # fmt: skip
+        env = dict(os.environ)
+        env["REDIS_URL"] = settings.redis_url or ""
+        env["DATABASE_URL"] = settings.database_url or ""
+        env["FAIRLOT_REDIS_PREFIX"] = settings.redis_prefix
+        env["FAIRLOT_PG_SCHEMA"] = settings.pg_schema
         # A one-off spawn before the measured window.
         child = subprocess.Popen(  # noqa: ASYNC220
             [sys.executable, "-m", "engine.projector"],

@@ -129,14 +129,18 @@ class Connection:
         except SlowConsumer:
             self._overflow()
             return
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what the session queued (its own replies too: pong, error, reject)."""
         direct = self.direct
         if direct is not None and not self._pending and direct.ready():
-            for frame in self.session.data_to_send():
+            frames = self.session.data_to_send()
+            for frame in frames:
                 direct.write(ws_frame(frame))
-            self.metrics.messages_out += 1
+            self.metrics.messages_out += len(frames)
         else:
-            self._pending = True
-            self._wake.set()
+            self.wake()
 
     def push(self, frames: Sequence[Outgoing]) -> None:
         """Fan-out: pre-encoded frames; written at once when nothing is queued."""
@@ -302,8 +306,7 @@ async def endpoint(websocket: WebSocket) -> None:
             session.receive_data(data)
             for event in session.events_received():
                 await handle(conn, event)
-            if session.state is SessionState.CLOSING:
-                conn.wake()
+            conn.flush()
     except WebSocketDisconnect:
         pass
     finally:

@@ -12,7 +12,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from server.config import Settings
-from tests.server.live import JSON_SUB, FAR_FUTURE, client, create, recv, recv_until, running, send
+from tests.server.live import FAR_FUTURE, JSON_SUB, client, create, recv, recv_until, running, send
 
 
 def bid(room: str, cid: str, amount: int, **extra: object) -> dict[str, object]:

@@ -20,7 +20,7 @@ from engine.commit import GroupCommitter
 from engine.errors import EngineError
 from engine.projector import Projector
 from engine.registry import Registry
-from server import openapi, rest, ws
+from server import openapi, pages, rest, ws
 from server.auth import TokenSigner
 from server.config import Settings
 from server.errors import ApiError, api_error_handler, engine_error_handler
@@ -96,6 +96,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         app.state.waiting = waiting
         app.state.webhooks = webhooks
         waiting.start()
+        if settings.demo:
+            await pages.seed_demo(app)
         try:
             yield
         finally:
@@ -115,6 +117,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             *webhook_routes.routes,
             *openapi.routes,
             WebSocketRoute("/ws", ws.endpoint),
+            *pages.routes,
         ],
         middleware=[Middleware(RawSendMiddleware)],
         lifespan=lifespan,

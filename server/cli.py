@@ -52,6 +52,9 @@ def _serve(args: argparse.Namespace) -> int:
     from server.stores import start_embedded
 
     settings = from_env().with_overrides(host=args.host, port=args.port, data_dir=args.data_dir)
+    # The demo (seeded rooms, sign-in with any name) is on by default only on loopback.
+    loopback = settings.host in ("127.0.0.1", "localhost", "::1")
+    settings = settings.with_overrides(demo=args.demo if args.demo is not None else settings.demo or loopback)
     # Long-lived actors hold many small objects; collect the young generation less often.
     gc.set_threshold(50_000, 20, 20)
     # SIGTERM (Procfile platforms, `kill`) takes the same clean path as Ctrl-C.
@@ -126,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (default 8000, or $PORT)")
     serve.add_argument(
         "--data-dir", type=Path, default=None, help="embedded stores' folder (default ./.fairlot)"
+    )
+    serve.add_argument(
+        "--demo",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="seed demo pages and allow demo sign-in (default: on when bound to loopback)",
     )
     serve.set_defaults(func=_serve)
     token = sub.add_parser("token", help="mint a development bearer token")

@@ -53,6 +53,8 @@ class Settings:
     #: Webhook deliveries: attempts and the first retry delay (ms, doubled each time).
     webhook_attempts: int = 5
     webhook_backoff_ms: int = 500
+    #: Seed a demo auction, sale and draw at start-up and allow demo sign-in (pages).
+    demo: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -93,4 +95,5 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         waiting_interval_ms=int(env.get("FAIRLOT_WAITING_INTERVAL_MS", "1000")),
         webhook_attempts=int(env.get("FAIRLOT_WEBHOOK_ATTEMPTS", "5")),
         webhook_backoff_ms=int(env.get("FAIRLOT_WEBHOOK_BACKOFF_MS", "500")),
+        demo=env.get("FAIRLOT_DEMO", "0") in ("1", "true", "yes"),
     )

@@ -129,9 +129,8 @@ def _item_key(request: Request, item_id: str) -> str:
 async def get_item(request: Request) -> Response:
     item_id = request.path_params["item_id"]
     raw = await request.app.state.stores.redis.get(_item_key(request, item_id))
-    if raw is None:
-        raise ApiError("not_found", f"no item for {item_id[:128]!r}", 404)
-    return Response(raw, media_type="application/json")
+    # No item is a normal case (auctions made through the REST API): an empty object.
+    return Response(raw or b"{}", media_type="application/json")
 
 
 async def put_item(request: Request) -> Response:

@@ -55,7 +55,8 @@ function apply(e, fromHistory = false) {
         const before = S.leader;
         S.price = d.price; S.leader = d.leader; S.reserveMet = d.reserve_met; S.bids += 1; S.buyNow = null;
         if (d.end !== undefined && d.end !== null) S.end = d.end;
-        addHistory(e, { who: d.bidder, amount: d.price, note: d.leader !== before && d.leader !== d.bidder ? t("auto_bid_held") : "" });
+        addHistory(e, { who: d.bidder, amount: d.price, note: d.leader !== d.bidder ? t("auto_bid_held", { who: displayName(d.leader) }) : "" });
+        void before;
       }
       return;
     }
@@ -308,10 +309,12 @@ function onLive(e) {
   apply(e);
   if (S.format === "english" || S.format === "reverse") {
     if (me && prevLeader === me && S.leader !== me && S.leader !== null) {
+      $("bid-feedback").textContent = "";
       announce($("outbid"), S.format === "english" ? t("outbid_notice", { price: formatMoney(S.price, S.currency) }) : t("undercut_notice"), "bad");
     }
     if (S.leader === me) $("outbid").textContent = "";
     if (e.kind === "bid" && e.data.bidder === me && S.leader !== me) {
+      $("bid-feedback").textContent = "";
       announce($("outbid"), t("outbid_by_proxy", { price: formatMoney(S.price, S.currency) }), "bad");
     }
   }

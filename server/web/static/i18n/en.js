@@ -94,7 +94,7 @@ export default {
   rule_uniform_rejected: "uniform: everyone pays the highest rejected bid",
   rule_pay_as_bid: "pay as bid",
   ends_at: "Ends at",
-  auto_bid_held: "an automatic bid kept the lead",
+  auto_bid_held: "{who} kept the lead with an automatic bid",
   bought_now: "bought it now",
   retracted: "bid retracted: {reason}",
   offer_made: "new offer",

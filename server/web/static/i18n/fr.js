@@ -93,7 +93,7 @@ export default {
   rule_uniform_rejected: "uniforme : tous paient la plus haute offre rejetée",
   rule_pay_as_bid: "chacun paie son offre",
   ends_at: "Fin à",
-  auto_bid_held: "une enchère automatique a gardé la tête",
+  auto_bid_held: "{who} garde la tête par enchère automatique",
   bought_now: "achat immédiat",
   retracted: "enchère retirée : {reason}",
   offer_made: "nouvelle offre",

@@ -1,0 +1,509 @@
+"""Fan-out: N viewers in one room, bids at a fixed open-loop rate, fairlot vs a peer.
+
+What it measures, for ``fairlot serve`` and, in the same run, a bare ``websockets``
+broadcast server (the peer: no durability, no protocol checks, ``websockets.broadcast``):
+
+- bid-to-viewer latency p50/p99: from the bidder's send to each viewer's receipt of the
+  event (all processes read ``CLOCK_MONOTONIC``, which is system-wide). For fairlot this
+  includes the durable write (Redis AOF fsync) before the event is published;
+- delivered/expected: events received by all viewers / (viewers x bids acknowledged);
+- server CPU µs per delivered message: the server process's utime+stime
+  (``/proc/<pid>/stat``) over the bidding window / deliveries;
+- RSS per connection: the server's RSS growth while the viewers connect / N.
+
+The server runs pinned to core 0 (``taskset -c 0``); the viewers (split over processes
+of at most ``--per-proc`` connections, a minimal asyncio WebSocket client) and the
+bidder run on core 1. Redis and Postgres run unpinned. Workloads: ``1000x20`` (1,000
+viewers, 20 bids/s) and ``10000x2``.
+
+Run: ``.venv/bin/python benchmarks/bench_fanout.py [--workloads 1000x20,10000x2]
+[--seconds 10] [--peer/--no-peer]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import os
+import resource
+import secrets
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import orjson
+
+SECRET = "bench-secret-0123456789abcdef"
+FAR = 4_102_444_800_000
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def raise_nofile() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def taskset(core: str) -> list[str]:
+    return ["taskset", "-c", core] if shutil.which("taskset") else []
+
+
+# --------------------------------------------------------------------------- minimal client
+
+
+def mask_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """A client frame with a zero mask key (valid framing; the XOR is the identity)."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x80 | opcode, 0x80 | n))
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+    return head + b"\0\0\0\0" + payload
+
+
+class Viewer(asyncio.Protocol):
+    """Handshake, hello, subscribe; then record (seq, receive ns) of every event."""
+
+    def __init__(
+        self, host: str, port: int, room: str, record: array[int], ready: asyncio.Future[None]
+    ) -> None:
+        self.host, self.port, self.room = host, port, room
+        self.record = record
+        self.ready = ready
+        self.buf = bytearray()
+        self.upgraded = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  (uvloop's is not a subclass)
+        key = base64.b64encode(secrets.token_bytes(16)).decode()
+        transport.write(
+            (
+                f"GET /ws HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Protocol: fairlot.v1.json\r\n\r\n"
+            ).encode()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic_ns()
+        buf = self.buf
+        buf += data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            del buf[: end + 4]
+            self.upgraded = True
+            assert self.transport is not None
+            self.transport.write(mask_frame(b'{"type":"hello","version":1}'))
+            self.transport.write(mask_frame(orjson.dumps({"type": "subscribe", "room": self.room})))
+        while len(buf) >= 2:
+            length = buf[1] & 0x7F
+            offset = 2
+            if length == 126:
+                if len(buf) < 4:
+                    return
+                length = struct.unpack_from("!H", buf, 2)[0]
+                offset = 4
+            elif length == 127:
+                if len(buf) < 10:
+                    return
+                length = struct.unpack_from("!Q", buf, 2)[0]
+                offset = 10
+            if len(buf) < offset + length:
+                return
+            opcode = buf[0] & 0x0F
+            payload = bytes(buf[offset : offset + length])
+            del buf[: offset + length]
+            if opcode == 0x9 and self.transport is not None:  # ping -> pong
+                self.transport.write(mask_frame(payload, 0xA))
+            elif opcode in (0x1, 0x2):
+                self.on_message(payload, now)
+
+    def on_message(self, payload: bytes, now: int) -> None:
+        msg = orjson.loads(payload)
+        kind = msg.get("type")
+        if kind == "event":
+            self.record.append(msg["seq"])
+            self.record.append(now)
+        elif kind == "batch":
+            for e in msg["events"]:
+                self.record.append(e["seq"])
+                self.record.append(now)
+        elif kind == "snapshot" and not self.ready.done():
+            self.ready.set_result(None)
+
+
+async def viewer_worker(port: int, room: str, count: int, out: str) -> None:
+    loop = asyncio.get_running_loop()
+    record: array[int] = array("q")
+    readies = []
+    for i in range(count):
+        ready: asyncio.Future[None] = loop.create_future()
+        readies.append(ready)
+        await loop.create_connection(
+            lambda r=ready: Viewer("127.0.0.1", port, room, record, r), "127.0.0.1", port
+        )
+        if i % 200 == 199:
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(asyncio.gather(*readies), 120)
+    print("ready", flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)  # the parent says stop
+    await loop.run_in_executor(None, Path(out).write_bytes, record.tobytes())
+
+
+# --------------------------------------------------------------------------- peer server
+
+
+async def peer_server(port: int) -> None:
+    """A bare websockets broadcast server speaking just enough of the protocol."""
+    from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+    viewers: set[ServerConnection] = set()
+    seq = 1
+
+    async def handler(ws: ServerConnection) -> None:
+        nonlocal seq
+        try:
+            async for raw in ws:
+                msg = orjson.loads(raw)
+                kind = msg.get("type")
+                if kind == "hello":
+                    await ws.send('{"type":"welcome"}')
+                elif kind == "subscribe":
+                    viewers.add(ws)
+                    await ws.send(
+                        orjson.dumps({"type": "snapshot", "room": msg["room"], "seq": seq}).decode()
+                    )
+                elif kind == "place_bid":
+                    seq += 1
+                    event = {
+                        "type": "event",
+                        "room": msg["room"],
+                        "seq": seq,
+                        "kind": "bid",
+                        "time": time.time_ns() // 1_000_000,
+                        "data": {"bidder": "x", "price": msg["amount"], "leader": "x", "reserve_met": True},
+                    }
+                    broadcast(viewers, orjson.dumps(event).decode())
+                    await ws.send(
+                        orjson.dumps(
+                            {"type": "ack", "id": msg["id"], "room": msg["room"], "seq": seq}
+                        ).decode()
+                    )
+        finally:
+            viewers.discard(ws)
+
+    async with serve(handler, "127.0.0.1", port, compression=None, max_queue=None, ping_interval=None):
+        print("listening", flush=True)
+        await asyncio.Future()
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("server not ready")
+
+
+class Target:
+    """A server under test: fairlot or the peer."""
+
+    def __init__(self, name: str, stores: Any | None) -> None:
+        self.name = name
+        self.port = free_port()
+        self.stores = stores
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix=f"fanout-{name}-", suffix=".log", delete=False)  # noqa: SIM115
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        if self.name == "fairlot":
+            env.update(
+                FAIRLOT_SECRET=SECRET,
+                REDIS_URL=self.stores.redis_url,
+                DATABASE_URL=self.stores.database_url,
+                FAIRLOT_PG_SCHEMA=f"bench_{secrets.token_hex(4)}",
+                FAIRLOT_REDIS_PREFIX=f"bench_{secrets.token_hex(4)}",
+                FAIRLOT_RATE_USER_PER_S="1000000",
+                FAIRLOT_RATE_USER_BURST="1000000",
+                FAIRLOT_RATE_IP_PER_S="1000000",
+                FAIRLOT_RATE_IP_BURST="1000000",
+            )
+            cmd = [*taskset("0"), sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)]
+            self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+            wait_http(f"http://127.0.0.1:{self.port}/readyz", self.proc)
+        else:
+            cmd = [*taskset("0"), sys.executable, __file__, "--peer-server", str(self.port)]
+            self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log)
+            assert self.proc.stdout is not None
+            assert self.proc.stdout.readline().strip() == b"listening"
+
+    def create_room(self) -> str:
+        if self.name != "fairlot":
+            return "room-1"
+        import httpx
+
+        from server.auth import TokenSigner
+
+        token = TokenSigner(SECRET.encode()).mint(
+            "bench-host", "host", time.time_ns() // 1_000_000 + 3_600_000
+        )
+        r = httpx.post(
+            f"http://127.0.0.1:{self.port}/auctions",
+            json={"format": "english", "params": {"currency": "EUR", "opening": 100, "end": FAR}},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        r.raise_for_status()
+        return str(r.json()["id"])
+
+    def token(self, user: str) -> str | None:
+        if self.name != "fairlot":
+            return None
+        from server.auth import TokenSigner
+
+        return TokenSigner(SECRET.encode()).mint(user, "bidder", time.time_ns() // 1_000_000 + 3_600_000)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+async def bidder(
+    target: Target, room: str, rate: float, seconds: float
+) -> tuple[dict[int, int], dict[str, int]]:
+    """Open loop: a bid every 1/rate s, alternating two bidders with rising maxima."""
+    from websockets.asyncio.client import connect
+
+    url = f"ws://127.0.0.1:{target.port}/ws"
+    conns = []
+    for user in ("bidder-a", "bidder-b"):
+        ws = await connect(url, subprotocols=["fairlot.v1.json"], compression=None)  # type: ignore[list-item]
+        await ws.send(orjson.dumps({"type": "hello", "version": 1, "token": target.token(user)}).decode())
+        await ws.send(orjson.dumps({"type": "subscribe", "room": room, "since": 10**12}).decode())
+        conns.append(ws)
+    sent_at: dict[str, int] = {}
+    seq_sent: dict[int, int] = {}
+    rejected: dict[str, int] = {}
+
+    async def read(ws: Any) -> None:
+        async for raw in ws:
+            msg = orjson.loads(raw)
+            if msg["type"] == "ack":
+                seq_sent[msg["seq"]] = sent_at[msg["id"]]
+            elif msg["type"] == "reject":
+                rejected[msg["code"]] = rejected.get(msg["code"], 0) + 1
+
+    readers = [asyncio.create_task(read(ws)) for ws in conns]
+    await asyncio.sleep(0.5)
+    n_bids = int(rate * seconds)
+    start = time.monotonic()
+    for n in range(n_bids):
+        delay = start + n / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        cid = f"b{n}"
+        sent_at[cid] = time.monotonic_ns()
+        msg = {"type": "place_bid", "id": cid, "room": room, "amount": 1000 + n * 20_000, "currency": "EUR"}
+        await conns[n % 2].send(orjson.dumps(msg).decode())
+    await asyncio.sleep(2.0)
+    for task in readers:
+        task.cancel()
+    for ws in conns:
+        await ws.close()
+    return seq_sent, rejected
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def run_workload(target: Target, viewers: int, rate: float, seconds: float, per_proc: int) -> dict[str, Any]:
+    room = target.create_room()
+    assert target.proc is not None
+    pid = target.proc.pid
+    rss_before = proc_rss_kb(pid)
+    workers = []
+    outs = []
+    remaining = viewers
+    while remaining > 0:
+        count = min(per_proc, remaining)
+        remaining -= count
+        fd, out = tempfile.mkstemp(prefix="fanout-rec-")
+        os.close(fd)
+        outs.append(out)
+        cmd = [
+            *taskset("1"),
+            sys.executable,
+            __file__,
+            "--viewer-worker",
+            str(target.port),
+            room,
+            str(count),
+            out,
+        ]
+        workers.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT))
+    for w in workers:
+        assert w.stdout is not None
+        line = w.stdout.readline().strip()
+        if line != b"ready":
+            raise RuntimeError(f"viewer worker failed: {line!r}")
+    time.sleep(1.0)
+    rss_after = proc_rss_kb(pid)
+    cpu_before = proc_cpu_s(pid)
+    seq_sent, rejected = asyncio.run(bidder(target, room, rate, seconds))
+    cpu_after = proc_cpu_s(pid)
+    for w in workers:
+        assert w.stdin is not None
+        w.stdin.write(b"stop\n")
+        w.stdin.flush()
+    for w in workers:
+        w.wait(60)
+    latencies: list[float] = []
+    delivered = 0
+    for out in outs:
+        rec = array("q")
+        rec.frombytes(Path(out).read_bytes())
+        os.unlink(out)
+        for i in range(0, len(rec), 2):
+            sent = seq_sent.get(rec[i])
+            if sent is not None:
+                delivered += 1
+                latencies.append((rec[i + 1] - sent) / 1e6)
+    latencies.sort()
+    expected = viewers * len(seq_sent)
+    return {
+        "target": target.name,
+        "viewers": viewers,
+        "rate": rate,
+        "bids_acked": len(seq_sent),
+        "rejected": rejected,
+        "delivered": delivered,
+        "expected": expected,
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
+        "max_ms": latencies[-1] if latencies else float("nan"),
+        "cpu_us_per_msg": (cpu_after - cpu_before) * 1e6 / delivered if delivered else float("nan"),
+        "rss_kb_per_conn": (rss_after - rss_before) / viewers,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workloads", default="1000x20,10000x2", help="VIEWERSxBIDS_PER_S, comma-separated")
+    parser.add_argument("--seconds", type=float, default=10.0, help="bidding window per run")
+    parser.add_argument("--per-proc", type=int, default=2500, help="viewer connections per client process")
+    parser.add_argument("--no-peer", action="store_true", help="skip the websockets broadcast peer")
+    parser.add_argument("--viewer-worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--peer-server", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    raise_nofile()
+    if args.viewer_worker:
+        port, room, count, out = args.viewer_worker
+        with contextlib.suppress(ImportError):
+            import uvloop
+
+            uvloop.install()
+        asyncio.run(viewer_worker(int(port), room, int(count), out))
+        return 0
+    if args.peer_server:
+        with contextlib.suppress(ImportError):
+            import uvloop
+
+            uvloop.install()
+        asyncio.run(peer_server(args.peer_server))
+        return 0
+
+    from tests.stores import start_store_servers
+
+    stores = start_store_servers()
+    results = []
+    try:
+        for spec in args.workloads.split(","):
+            viewers, rate = (int(x) for x in spec.split("x"))
+            names = ["fairlot"] if args.no_peer else ["fairlot", "websockets-peer"]
+            for name in names:
+                target = Target(name, stores)
+                try:
+                    target.start()
+                    result = run_workload(target, viewers, rate, args.seconds, args.per_proc)
+                finally:
+                    target.stop()
+                results.append(result)
+                print(
+                    f"{name:16} {viewers:>6} viewers x {rate:>3} bids/s: "
+                    f"p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms  "
+                    f"max {result['max_ms']:7.1f} ms  delivered {result['delivered']}/{result['expected']}  "
+                    f"cpu {result['cpu_us_per_msg']:5.2f} us/msg  "
+                    f"rss {result['rss_kb_per_conn']:5.1f} KB/conn  "
+                    f"(bids acked {result['bids_acked']}, rejected {result['rejected']})",
+                    flush=True,
+                )
+    finally:
+        stores.stop()
+    print()
+    by = {(r["target"], r["viewers"]): r for r in results}
+    for viewers in sorted({r["viewers"] for r in results}):
+        ours, peer = by.get(("fairlot", viewers)), by.get(("websockets-peer", viewers))
+        if ours and peer:
+            print(
+                f"ratio fairlot/peer at {viewers} viewers: p50 {ours['p50_ms'] / peer['p50_ms']:.2f}x  "
+                f"p99 {ours['p99_ms'] / peer['p99_ms']:.2f}x  "
+                f"cpu/msg {ours['cpu_us_per_msg'] / peer['cpu_us_per_msg']:.2f}x"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

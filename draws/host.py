@@ -7,6 +7,7 @@ earlier, and refuses a value for any other round).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,6 +19,9 @@ from draws.entries import ImportResult
 from draws.filters import FilterResult, Rules, apply_rules
 from draws.keys import public_key
 from draws.leaves import PrivateLeaves, build_leaves, leaf_weights
+
+#: ``(host_secret, identities, weights) -> PrivateLeaves``, as ``build_leaves``.
+LeafBuilder = Callable[[bytes, Sequence[str], Sequence[int]], PrivateLeaves]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +55,19 @@ def prepare_draw(
     weighted: bool,
     beacon: BeaconSpec,
     close_time_ms: int,
+    leaf_builder: LeafBuilder = build_leaves,
 ) -> PreparedDraw:
-    """Filter, build the salted tree, and sign the commitment."""
+    """Filter, build the salted tree, and sign the commitment.
+
+    ``leaf_builder`` must return what ``build_leaves`` returns; a runner outside this pure
+    package may pass one that spreads the hashing over processes.
+    """
     filtered = apply_rules(imported.entries, rules)
     eligible = filtered.eligible
     if not weighted:  # the waterfall shows the weight the draw uses: 1 per entry
         filtered = replace(filtered, waterfall=replace(filtered.waterfall, total_weight=len(eligible)))
     weights = eligible.weight if weighted else (1,) * len(eligible)
-    leaves = build_leaves(host_secret, eligible.identities(), weights)
+    leaves = leaf_builder(host_secret, eligible.identities(), weights)
     commitment = Commitment(
         draw_id=draw_id,
         host_id=host_id,

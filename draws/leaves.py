@@ -16,7 +16,7 @@ import hashlib
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from operator import add
+from operator import add, itemgetter
 from typing import Any
 
 from draws.errors import ReceiptInvalid
@@ -102,23 +102,57 @@ class PrivateLeaves:
         )
 
 
-def build_leaves(host_secret: bytes, identities: Sequence[str], weights: Sequence[int]) -> PrivateLeaves:
-    """Salt, commit, encode, sort and tree the eligible entries."""
+def weight_bytes(weights: Sequence[int]) -> list[bytes]:
+    """8-byte big-endian weight fields; each distinct weight is encoded once (few distinct)."""
+    table = {w: w.to_bytes(8, "big") for w in set(weights)}
+    return list(map(table.__getitem__, weights))
+
+
+def unsorted_leaves(
+    host_secret: bytes, ids: Sequence[bytes], weights: Sequence[int]
+) -> tuple[list[bytes], list[bytes]]:
+    """Salts and 40-byte leaves of the entrants, in input order (independent per entry).
+
+    Each entry's leaf depends on that entry alone, so a runner may compute slices of the
+    entries in other processes and concatenate the results.
+    """
     if len(host_secret) < 16:
         raise ValueError("the host secret must be at least 16 bytes")
-    ids = list(map(str.encode, identities))  # UTF-8
     salts = salts_for(host_secret, ids)
-    commits = id_commits_for(salts, ids)
-    leaves = list(map(add, commits, [w.to_bytes(8, "big") for w in weights]))
-    order = sorted(range(len(leaves)), key=leaves.__getitem__)
-    sorted_leaves = list(map(leaves.__getitem__, order))
-    tree = MerkleTree(hash_leaves(sorted_leaves))
+    leaves = list(map(add, id_commits_for(salts, ids), weight_bytes(weights)))
+    return salts, leaves
+
+
+def index_keys(leaves: Sequence[bytes], start: int = 0) -> list[bytes]:
+    """``leaf || u32be(start + i)``: sorting these bytes is a stable sort of the leaves.
+
+    Bytes compare in C (memcmp), while ``key=`` sorting calls back per comparison; the
+    suffix breaks ties between equal leaves by input position, as a stable sort does.
+    """
+    n = len(leaves)
+    if start + n > 2**32:
+        raise ValueError("at most 2**32 entries")
+    suffixes = struct.iter_unpack("4s", struct.pack(f">{n}I", *range(start, start + n)))
+    return list(map(add, leaves, map(itemgetter(0), suffixes)))
+
+
+def split_keys(keys: Sequence[bytes]) -> tuple[list[bytes], list[int]]:
+    """Inverse of ``index_keys`` over sorted keys: the sorted leaves and their positions."""
+    pairs = list(struct.iter_unpack(">40sI", b"".join(keys)))
+    return list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
+
+
+def build_leaves(host_secret: bytes, identities: Sequence[str], weights: Sequence[int]) -> PrivateLeaves:
+    """Salt, commit, encode, sort and tree the eligible entries."""
+    ids = list(map(str.encode, identities))  # UTF-8
+    salts, leaves = unsorted_leaves(host_secret, ids, weights)
+    sorted_leaves, order = split_keys(sorted(index_keys(leaves)))
     return PrivateLeaves(
         leaves=sorted_leaves,
         order=order,
         salts=list(map(salts.__getitem__, order)),
         identities=list(map(ids.__getitem__, order)),
-        tree=tree,
+        tree=MerkleTree(hash_leaves(sorted_leaves)),
     )
 
 

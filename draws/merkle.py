@@ -40,16 +40,44 @@ def _next_level(level: list[bytes]) -> list[bytes]:
     return parents
 
 
+def tree_levels(leaf_hashes: Sequence[bytes], height: int | None = None) -> list[list[bytes]]:
+    """Levels 0 (the leaf hashes) up to the root, or up to ``height`` exactly.
+
+    With ``height``, a slice of the leaves that starts at a multiple of ``2**height`` yields
+    the global tree's nodes over that slice (an odd last node is promoted unchanged, as in
+    the whole tree), so slices can be built apart and joined by ``MerkleTree.from_parts``.
+    """
+    levels = [list(leaf_hashes)]
+    while len(levels[-1]) > 1 and (height is None or len(levels) <= height):
+        levels.append(_next_level(levels[-1]))
+    while height is not None and len(levels) <= height:
+        levels.append(levels[-1])  # a lone node rises unchanged
+    return levels
+
+
 class MerkleTree:
     """All levels of the tree over given leaf hashes, kept to answer audit paths."""
 
     __slots__ = ("levels",)
 
     def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
-        levels = [list(leaf_hashes)]
-        while len(levels[-1]) > 1:
-            levels.append(_next_level(levels[-1]))
-        self.levels = levels
+        self.levels = tree_levels(leaf_hashes)
+
+    @classmethod
+    def from_parts(cls, parts: Sequence[list[list[bytes]]]) -> MerkleTree:
+        """Join ``tree_levels(slice, height)`` of consecutive slices of the leaves.
+
+        Every slice but the last must hold a multiple of ``2**height`` leaves; the levels
+        above ``height`` are then built from the joined nodes at ``height``.
+        """
+        height = len(parts[0]) - 1
+        if any(len(p) != height + 1 for p in parts) or any(len(p[0]) % (1 << height) for p in parts[:-1]):
+            raise ValueError("slices must share a height and align to 2**height leaves")
+        levels = [[node for p in parts for node in p[j]] for j in range(height + 1)]
+        top = next((j for j, level in enumerate(levels) if len(level) <= 1), height)
+        tree = cls.__new__(cls)
+        tree.levels = levels[:top] + tree_levels(levels[top])
+        return tree
 
     @property
     def size(self) -> int:

@@ -8,7 +8,8 @@ import hmac
 import pytest
 
 from draws import Receipt, ReceiptInvalid, build_leaves, check_receipt
-from draws.leaves import decode_leaves_file, encode_leaves_file, salts_for
+from draws.leaves import decode_leaves_file, encode_leaves_file, index_keys, salts_for, split_keys
+from draws.merkle import MerkleTree, tree_levels
 
 SECRET = hashlib.sha256(b"leaves").digest()
 IDS = [f"ig/id/{i}" for i in range(13)]
@@ -63,3 +64,31 @@ def test_leaves_file_round_trip_and_errors() -> None:
         decode_leaves_file(data[:-3])
     with pytest.raises(ValueError, match="sorted"):
         decode_leaves_file(encode_leaves_file(private.leaves[::-1]))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 9, 16, 17, 31, 64, 100])
+def test_tree_from_aligned_slices_equals_whole_tree(size: int) -> None:
+    hashes = [hashlib.sha256(bytes([i])).digest() for i in range(size)]
+    whole = MerkleTree(hashes)
+    for height in range(4):
+        step = 1 << height
+        for cut in range(0, size, step):
+            parts = (
+                [tree_levels(hashes[:cut], height), tree_levels(hashes[cut:], height)]
+                if cut
+                else [tree_levels(hashes, height)]
+            )
+            assert MerkleTree.from_parts(parts).levels == whole.levels
+    if size > 3:
+        with pytest.raises(ValueError, match="align"):
+            MerkleTree.from_parts([tree_levels(hashes[:3], 1), tree_levels(hashes[3:], 1)])
+
+
+def test_sorting_keys_is_a_stable_sort() -> None:
+    leaves = [bytes([i % 3]) * 40 for i in range(10)]
+    sorted_leaves, order = split_keys(sorted(index_keys(leaves)))
+    assert order == sorted(range(10), key=leaves.__getitem__)
+    assert sorted_leaves == sorted(leaves)
+    assert split_keys(sorted(index_keys(leaves[5:], start=5)))[1] == [
+        5 + i for i in sorted(range(5), key=leaves[5:].__getitem__)
+    ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, ViewportSize
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "out" / "screenshots"
@@ -33,8 +33,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 NETWORK_DOWN = re.compile(r"WebSocket connection to '[^']+' failed|net::ERR_(CONNECTION|EMPTY_RESPONSE)")
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 375, "height": 812}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 375, "height": 812}
 
 
 def chromium_path() -> str:

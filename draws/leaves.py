@@ -16,6 +16,7 @@ import hashlib
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from operator import add, itemgetter
 from typing import Any
 
@@ -222,8 +223,7 @@ def decode_leaves_file(data: bytes) -> list[bytes]:
     body = memoryview(data)[len(LEAVES_MAGIC) :]
     if len(body) % LEAF_SIZE:
         raise ValueError(f"leaves file length is not a multiple of {LEAF_SIZE}")
-    raw = bytes(body)
-    leaves = [raw[i : i + LEAF_SIZE] for i in range(0, len(raw), LEAF_SIZE)]
-    if any(map(bytes.__gt__, leaves, leaves[1:])):
+    leaves = list(map(itemgetter(0), struct.iter_unpack(f"{LEAF_SIZE}s", body)))
+    if any(map(bytes.__gt__, leaves, islice(leaves, 1, None))):
         raise ValueError("leaves are not sorted")
     return leaves

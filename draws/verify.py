@@ -23,7 +23,7 @@ from draws.errors import DrawError
 from draws.filters import Rules
 from draws.keys import CERTIFICATE_TAG, COMMITMENT_TAG, fingerprint, verify_signature
 from draws.leaves import Receipt, check_receipt, decode_leaves_file, leaf_weights
-from draws.merkle import MerkleTree, hash_leaves, verify_inclusion
+from draws.merkle import hash_leaves, merkle_root, verify_inclusion
 from draws.substitution import check_chain, replay
 
 CHECK_ORDER = (
@@ -245,14 +245,11 @@ def verify_certificate(
         f"seed {seed.hex()}" if ok else f"seed recomputes to {seed.hex()}, certificate says {body['seed']}",
     )
 
-    leaf_list = _check_root(run, c, leaves)
-    weights: list[int] | None = None
-    if c.weighted:
-        weights = leaf_weights(leaf_list) if leaf_list is not None else None
+    leaf_list, weights = _check_root(run, c, leaves)
     if c.weighted and weights is None:
-        expected = None
+        expected = None  # weighted picks need the leaves file
     else:
-        expected = select_picks(seed, c.n, c.winners, c.alternates, weights)
+        expected = select_picks(seed, c.n, c.winners, c.alternates, weights if c.weighted else None)
     exp_w = None if expected is None else expected.winners
     exp_a = None if expected is None else expected.alternates
     _check_picks(run, "winners", body["winners"], exp_w, c, leaf_list)
@@ -326,30 +323,32 @@ def _chain_link(run: _Run, c: Commitment, previous: bytes | Mapping[str, Any] | 
     run.add("chain_link", not problems, "; ".join(problems) or f"{stated} follows the previous")
 
 
-def _check_root(run: _Run, c: Commitment, leaves: bytes | None) -> list[bytes] | None:
+def _check_root(
+    run: _Run, c: Commitment, leaves: bytes | None
+) -> tuple[list[bytes] | None, list[int] | None]:
+    """The leaves and their weights when the file matches the commitment, else (None, None)."""
     if leaves is None:
         run.add("root", None, "give --entries (the public leaves file) to recompute the root")
-        return None
+        return None, None
     try:
         leaf_list = decode_leaves_file(leaves)
     except ValueError as exc:
         run.add("root", False, f"leaves file: {exc}")
-        return None
+        return None, None
     weights = leaf_weights(leaf_list)
     total = sum(weights)
-    root = MerkleTree(hash_leaves(leaf_list)).root
     if len(leaf_list) != c.n:
         run.add("root", False, f"{len(leaf_list)} leaves, the commitment says {c.n}")
     elif total != c.total_weight:
         run.add("root", False, f"leaf weights sum to {total}, committed {c.total_weight}")
-    elif not c.weighted and any(w != 1 for w in weights):
+    elif not c.weighted and weights.count(1) != len(weights):
         run.add("root", False, "an unweighted draw has every weight 1")
-    elif root != c.merkle_root:
+    elif (root := merkle_root(leaf_list)) != c.merkle_root:
         run.add("root", False, f"leaves hash to {root.hex()}, committed {c.merkle_root.hex()}")
     else:
         run.add("root", True, f"{c.n} leaves hash to the committed root")
-        return leaf_list
-    return None
+        return leaf_list, weights
+    return None, None
 
 
 def _check_receipt(

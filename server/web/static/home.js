@@ -11,6 +11,7 @@ const CARDS = [
   ["reverse", "home_reverse", "home_reverse_text"],
   ["multi", "home_multi", "home_multi_text"],
   ["certificate", "home_certificate", "home_certificate_text"],
+  ["verify", "home_verify", "home_verify_text"],
   ["host", "home_host", "home_host_text"],
 ];
 

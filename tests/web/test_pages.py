@@ -11,7 +11,9 @@ from playwright.sync_api import Browser, expect
 from tests.liveserver import LiveServer
 from tests.web.browser import DESKTOP, PHONE, open_page, shot, sign_in
 
-DEMO_PAGES = ("auction", "sale", "dutch", "sealed", "reverse", "multi", "draw", "certificate", "host", "verify")
+DEMO_PAGES = (
+    "auction", "sale", "dutch", "sealed", "reverse", "multi", "draw", "certificate", "host", "verify",
+)  # fmt: skip
 
 
 def demo_links(server: LiveServer) -> dict[str, str]:
@@ -20,14 +22,16 @@ def demo_links(server: LiveServer) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["375", "1280"])
-def test_every_demo_page_renders_cleanly(server: LiveServer, browser: Browser, viewport: dict[str, int]) -> None:
+def test_every_demo_page_renders_cleanly(
+    server: LiveServer, browser: Browser, viewport: dict[str, int]
+) -> None:
     links = demo_links(server)
     ctx = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
     w = open_page(ctx, server.http + "/")
     expect(w.page.locator("#links a")).to_have_count(len(links))
     shot(w.page, "home")
     for name in DEMO_PAGES:
-        w.page.goto(server.http + links[name])
+        w.page.goto(server.http + links[name] + ("?pace=100" if name == "draw" else ""))
         w.page.wait_for_selector("body[data-ready='1']", state="attached", timeout=15_000)
         if name == "draw":
             w.page.wait_for_selector("body[data-revealed='1']", state="attached", timeout=20_000)
@@ -53,7 +57,7 @@ def test_draw_stage_reveals_winners_with_green_checks(server: LiveServer, browse
     ctx.close()
 
 
-def test_host_imports_entries_with_the_waterfall_and_commits_a_draw(server: LiveServer, browser: Browser) -> None:
+def test_host_imports_entries_and_commits_a_draw(server: LiveServer, browser: Browser) -> None:
     csv = "\n".join(
         [
             "platform,user_id,handle,text,created_at",
@@ -83,7 +87,9 @@ def test_host_imports_entries_with_the_waterfall_and_commits_a_draw(server: Live
     page.click("#d-preview")
     expect(page.locator("#d-excluded tr[data-row]")).to_have_count(4)
     expect(page.locator("#d-waterfall tr[data-reason='missing_hashtag'] td").nth(1)).to_have_text("1")
-    reasons = {"2": "Missing hashtag", "3": "Too few mentions", "4": "Duplicate entry", "5": "Excluded accounts"}
+    reasons = {
+        "2": "Missing hashtag", "3": "Too few mentions", "4": "Duplicate entry", "5": "Excluded accounts",
+    }  # fmt: skip
     for row, reason in reasons.items():  # data rows, 1-based, as in the export
         expect(page.locator(f"#d-excluded tr[data-row='{row}'] td").nth(2)).to_have_text(reason)
     page.click("#d-submit")

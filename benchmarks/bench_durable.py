@@ -50,6 +50,11 @@ class Result:
     latencies_ms: list[float]
     flushes: int
     lag_after: int
+    cpu_s: float = 0.0
+
+    @property
+    def cpu_us_per_bid(self) -> float:
+        return 1e6 * self.cpu_s / self.bids if self.bids else float("nan")
 
     @property
     def rate(self) -> float:
@@ -124,10 +129,12 @@ async def run_case(
     latencies.clear()
     done = 0
     flushes0 = committer.statistics().flushes
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     stop_at = t0 + seconds
     await asyncio.gather(*(bidder(i) for i in range(clients)))
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
     flushes = committer.statistics().flushes - flushes0
     lag = await projector.lag()
     await registry.stop()
@@ -138,7 +145,7 @@ async def run_case(
         child.wait(10)
     await stores.close()
     actor_module.MAX_BATCH = saved_batch
-    return Result(label, done, elapsed, latencies, flushes, lag)
+    return Result(label, done, elapsed, latencies, flushes, lag, cpu)
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -166,12 +173,12 @@ async def main_async(args: argparse.Namespace) -> None:
               f"{args.seconds:.0f} s per case; projector to Postgres in a child process)")  # fmt: skip
         print(
             f"{'case':32} {'clients':>7} {'bids/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
-            f" {'ev/flush':>8} {'pg lag':>7}"
+            f" {'ev/flush':>8} {'pg lag':>7} {'cpu us/bid':>10}"
         )
         for (_, _, clients), r in zip(cases, results, strict=True):
             per_flush = r.bids / r.flushes if r.flushes else float("nan")
             print(f"{r.label:32} {clients:7d} {r.rate:9.0f} {r.pct(0.5):7.2f} {r.pct(0.99):7.2f} "
-                  f"{per_flush:8.1f} {r.lag_after:7d}")  # fmt: skip
+                  f"{per_flush:8.1f} {r.lag_after:7d} {r.cpu_us_per_bid:10.1f}")  # fmt: skip
         single = results[0].rate
         best = max(results[1:], key=lambda r: r.rate)
         print(f"group commit buys x{best.rate / single:.1f} over single commit per bid ({best.label})")

@@ -39,6 +39,7 @@ Commit = Callable[[Sequence[JournalEntry]], Awaitable[None]]
 Publish = Callable[[str, Sequence[Envelope]], None]
 Reload = Callable[[], Awaitable[Stream[Any]]]
 SaveSnapshot = Callable[[Snapshot], Awaitable[None]]
+Backlog = Callable[[int], Awaitable[list[Envelope]]]
 
 MAILBOX_SIZE = 10_000
 MAX_BATCH = 512
@@ -86,6 +87,7 @@ class AuctionActor:
         publish: Publish,
         reload: Reload,
         save_snapshot: SaveSnapshot | None = None,
+        backlog: Backlog | None = None,
         created: Envelope | None = None,
         mailbox_size: int = MAILBOX_SIZE,
         snapshot_every: int = SNAPSHOT_EVERY,
@@ -101,6 +103,7 @@ class AuctionActor:
         self._publish = publish
         self._reload = reload
         self._save_snapshot = save_snapshot
+        self._backlog = backlog
         self._snapshot_every = snapshot_every
         self._last_snapshot = stream.version
         self._mailbox: deque[Pending] = deque()
@@ -226,14 +229,22 @@ class AuctionActor:
 
     async def _try_reload(self) -> bool:
         """Replace the in-memory stream with the durable one; False if the store is down."""
+        previous = self.durable_version
         try:
             self.stream = await self._reload()
+            missed: list[Envelope] = []
+            if self.stream.version > previous and self._backlog is not None:
+                # A write that landed although its answer was lost: nobody was acked,
+                # but viewers must still see those events, in order.
+                missed = [e for e in await self._backlog(previous) if previous < e.seq <= self.stream.version]
         except Exception as exc:
             log.info("actor %s: reload failed: %s", self.stream_id, exc)
             self._broken = True
             return False
         self.durable_version = self.stream.version
         self._broken = False
+        if missed:
+            self._publish(self.stream_id, missed)
         self._arm_timer()
         return True
 

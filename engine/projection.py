@@ -7,6 +7,7 @@ cores produced, and rewritten (never moved backwards) as events land.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bidding import Envelope, Stream
@@ -85,12 +86,39 @@ def auction_row(stream: Stream[Any], last: Envelope, created: Envelope | None = 
 PRIVATE_FIELDS = frozenset({"max", "max_amount", "max_bid", "maximum", "nonce", "reserve", "limit"})
 
 
-def public_event_data(env: Envelope) -> dict[str, Any]:
+def public_event_data(
+    env: Envelope, kind: str | None = None, params: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The part of an event that everyone watching the room may see.
+
+    Per format: reverse-auction offers show only the new end (and the best offer when
+    the feedback is ``full``), never who offered what; sealed call-auction bids show
+    only that a bid arrived until the clearing event publishes the result.
+    """
     payload = env.payload
+    if kind == "reverse" and env.type == "offer":
+        shown: dict[str, Any] = {"end": payload.get("end")}
+        if params is not None and params.get("feedback") == "full":
+            shown["best"] = payload.get("best")
+        return shown
+    if kind == "callauction" and env.type == "bid_placed":
+        return {"bid_id": payload.get("bid_id")}
     if env.type == "created":
-        params = payload.get("params")
-        if isinstance(params, dict) and PRIVATE_FIELDS.intersection(params):
-            return {**payload, "params": {k: v for k, v in params.items() if k not in PRIVATE_FIELDS}}
+        params_in = payload.get("params")
+        if isinstance(params_in, dict) and PRIVATE_FIELDS.intersection(params_in):
+            return {**payload, "params": {k: v for k, v in params_in.items() if k not in PRIVATE_FIELDS}}
     if not PRIVATE_FIELDS.intersection(payload):
         return dict(payload)
     return {k: v for k, v in payload.items() if k not in PRIVATE_FIELDS}
+
+
+def event_redactor(stream: Stream[Any] | None, created: Envelope | None) -> Any:
+    """``public_event_data`` bound to one auction's format and params."""
+    kind = stream.fmt.kind if stream is not None else None
+    params = created.payload.get("params") if created is not None else None
+    params = params if isinstance(params, dict) else None
+
+    def redact(env: Envelope) -> dict[str, Any]:
+        return public_event_data(env, kind, params)
+
+    return redact

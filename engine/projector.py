@@ -64,15 +64,21 @@ class Projector:
         self._last_error = ""
         self._idle = asyncio.Event()
         self._trimmed: dict[str, int] = {}
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="projector")
 
     async def stop(self) -> None:
+        """Finish the batch in hand (never abandon a Postgres transaction midway), then stop."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 5)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
 
     def statistics(self) -> ProjectorStatistics:
@@ -123,7 +129,7 @@ class Projector:
     async def _run(self) -> None:
         delay = 0.05
         backlog = True  # first re-read our own pending entries (a crash before XACK)
-        while True:
+        while not self._stopping:
             try:
                 await self._ensure_group()
                 entries = await self._read("0" if backlog else ">")
@@ -144,6 +150,8 @@ class Projector:
                 self._last_error = f"{type(exc).__name__}: {exc}"
                 backlog = True
                 log.warning("projector: %s; retrying in %.2fs", self._last_error, delay)
+                if self._stopping:
+                    return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
 

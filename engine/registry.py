@@ -128,6 +128,9 @@ class Registry:
         async def reload() -> Stream[Any]:
             return (await self.rebuild(stream_id))[0]
 
+        async def backlog(after_seq: int) -> list[Envelope]:
+            return [envelope(e) for e in await self.load_events(stream_id, after_seq)]
+
         actor = AuctionActor(
             stream,
             clock=self.clock,
@@ -135,6 +138,7 @@ class Registry:
             publish=self._publish,
             reload=reload,
             save_snapshot=self.records.save_snapshot,
+            backlog=backlog,
             created=created,
             snapshot_every=self.snapshot_every,
         )

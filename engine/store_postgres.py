@@ -45,7 +45,14 @@ async def create_pool(dsn: str, schema: str = "public", min_size: int = 1, max_s
             max_size=max_size,
             init=_init_connection,
             command_timeout=10,
-            server_settings={"search_path": f'"{schema}"', "application_name": "fairlot"},
+            # Nothing may wait forever: a connection left inside a transaction (its task
+            # cancelled mid-query) is cut by the server, and lock waits give up.
+            server_settings={
+                "search_path": f'"{schema}"',
+                "application_name": "fairlot",
+                "idle_in_transaction_session_timeout": "10000",
+                "lock_timeout": "10000",
+            },
         )
     except UNREACHABLE as exc:
         raise Unavailable(f"Postgres unreachable: {exc}") from exc

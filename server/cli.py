@@ -83,6 +83,9 @@ def _serve(args: argparse.Namespace) -> int:
             lifespan="on",
             log_level="warning",
             ws_max_size=64 * 1024,
+            # Compression would cost a deflate per message per viewer and defeat the
+            # encode-once fan-out; frames here are small.
+            ws_per_message_deflate=False,
         )
         server = uvicorn.Server(config)
         server.run()

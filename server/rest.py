@@ -29,7 +29,7 @@ from bidding import (
 )
 from bidding.errors import TranscriptError
 from engine.errors import EngineError, NotFound
-from engine.projection import public_event_data, public_view
+from engine.projection import event_redactor, public_view
 from server.auth import AuthError, Identity
 from server.errors import ApiError, error_body, rejection_status
 
@@ -242,10 +242,12 @@ async def auction_events(request: Request) -> Response:
     if since < 0 or since > 2**53:
         raise ApiError("bad_request", "since must be in [0, 2^53]", 400)
     events = await _raw_events(request, auction_id, since)
+    actor = await request.app.state.registry.get(auction_id)  # its format decides what is public
+    redact = event_redactor(actor.stream, actor.created)
     out = []
     for e in events:
         env = Envelope.from_dict(e, verify=False)
-        out.append({"seq": env.seq, "type": env.type, "time": env.time, "data": public_event_data(env)})
+        out.append({"seq": env.seq, "type": env.type, "time": env.time, "data": redact(env)})
     return ORJSONResponse({"events": out})
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bidding import Envelope
-from engine.projection import public_event_data, public_view
+from engine.projection import event_redactor, public_event_data, public_view
 from protocol import JSON, MSGPACK, AnyCodec, Snapshot
 from protocol.limits import MAX_BATCH_EVENTS
 from server.framing import ws_frame
@@ -54,10 +54,14 @@ class Member(Protocol):
     def push(self, frames: Sequence[Outgoing]) -> None: ...
 
 
-def encode_envelopes(codec: AnyCodec, room: str, envelopes: Sequence[Envelope]) -> list[Outgoing]:
+def encode_envelopes(
+    codec: AnyCodec, room: str, envelopes: Sequence[Envelope], actor: Any = None
+) -> list[Outgoing]:
     """Event frames for ``envelopes``: one ``event`` frame, or ``batch`` frames of up to
-    ``MAX_BATCH_EVENTS`` spliced from the pre-encoded event frames."""
-    frames = [codec.encode_event(room, e.seq, e.type, e.time, public_event_data(e)) for e in envelopes]
+    ``MAX_BATCH_EVENTS`` spliced from the pre-encoded event frames. ``actor`` (the
+    auction's) selects the format's redaction of what viewers may see."""
+    redact = event_redactor(actor.stream, actor.created) if actor is not None else public_event_data
+    frames = [codec.encode_event(room, e.seq, e.type, e.time, redact(e)) for e in envelopes]
     if len(frames) == 1:
         out: list[bytes | str] = frames
     else:
@@ -145,7 +149,7 @@ class Room:
                 # was lost, then a reload): viewers get a snapshot instead of a gap.
                 frames = snapshot_frames(codec, actor)
             else:
-                frames = encode_envelopes(codec, self.room_id, envelopes)
+                frames = encode_envelopes(codec, self.room_id, envelopes, actor)
             if self.metrics is not None:
                 self.metrics.fanout_frames += len(frames)
             sent += len(members) * len(frames)
@@ -224,7 +228,7 @@ class Rooms:
         last = missed[-1].seq if missed else since
         missed.extend(e for e in held if e.seq > last)
         if missed:
-            member.push(encode_envelopes(member.codec, room_id, missed))
+            member.push(encode_envelopes(member.codec, room_id, missed, self.registry.peek(room_id) or actor))
         room.add_live(member)
 
     def join_with_snapshot(self, member: Member, room: Room, actor: AuctionActor) -> None:

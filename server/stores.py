@@ -6,6 +6,7 @@ Postgres through the same clients; only where they come from differs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
@@ -80,8 +81,12 @@ class Stores:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.redis.aclose()
-        with contextlib.suppress(Exception):
-            await self.pool.close()
+        # A connection still held by a cancelled task would make a graceful close wait
+        # forever: give it a moment, then cut every connection.
+        try:
+            await asyncio.wait_for(self.pool.close(), 5)
+        except (TimeoutError, Exception):
+            self.pool.terminate()
 
 
 async def connect(settings: Settings) -> Stores:

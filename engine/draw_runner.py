@@ -131,4 +131,3 @@ def prepare_draw_parallel(**kwargs: Any) -> PreparedDraw:
     """``draws.prepare_draw`` with the leaves built by ``build_leaves_parallel``, GC paused."""
     with paused_gc():
         return prepare_draw(**kwargs, leaf_builder=build_leaves_parallel)
-

@@ -82,6 +82,11 @@ class KillableServer:
             DATABASE_URL=self.stores.postgres.url,
             FAIRLOT_SECRET=TEST_SECRET,
             FAIRLOT_DATA_DIR=str(self.data_dir),
+            # a load test from one IP: the per-user/IP limits would otherwise cap it
+            FAIRLOT_RATE_USER_PER_S="5000",
+            FAIRLOT_RATE_USER_BURST="5000",
+            FAIRLOT_RATE_IP_PER_S="50000",
+            FAIRLOT_RATE_IP_BURST="50000",
         )
         return env
 
@@ -159,6 +164,8 @@ class Bidders:
                     await ws.send(
                         orjson.dumps({"type": "hello", "version": 1, "token": token(user)}).decode()
                     )
+                    for room in self.rooms:  # commands are accepted only in joined rooms
+                        await ws.send(orjson.dumps({"type": "subscribe", "room": room}).decode())
                     while not self._stop.is_set():
                         counter += 1
                         cmd = f"{user}-{counter}"

@@ -9,9 +9,11 @@ browser is a failure, never a skip.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,12 +39,31 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 375, "height": 812}
 
 
-def chromium_path() -> str:
-    """The system Chromium; raises (the test fails) when it is not installed."""
+def _find_chromium() -> str | None:
     for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
         if candidate and Path(candidate).exists():
             return candidate
-    raise RuntimeError("Chromium is not installed: apt-get install -y chromium")
+    return None
+
+
+def chromium_path() -> str:
+    """The system Chromium, installed from Debian's packages on first use when missing
+    (the README's one test command sets up a fresh machine); raises (the test fails)
+    when it cannot be had."""
+    found = _find_chromium()
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+            env=env,
+            check=False,
+            capture_output=True,
+        )
+        found = _find_chromium()
+    if found is None:
+        raise RuntimeError("Chromium is not installed and could not be: apt-get install -y chromium")
+    return found
 
 
 def launch(pw: Playwright) -> Browser:

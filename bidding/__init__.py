@@ -6,6 +6,7 @@ int minor units. See :mod:`bidding.base` for how a format plugs in.
 
 from bidding.base import (
     CREATED,
+    IDEMPOTENCY_WINDOW,
     AuctionFormat,
     Award,
     Close,
@@ -35,7 +36,7 @@ from bidding.errors import (
     SequenceError,
     TranscriptError,
 )
-from bidding.events import GENESIS, Envelope, seal
+from bidding.events import CHAIN_VERSION, GENESIS, Envelope, SealedEnvelope, seal
 from bidding.flash import (
     FLASH_SALE,
     Confirm,
@@ -60,12 +61,14 @@ from bidding.transcript import (
 
 __all__ = [
     "CALL_AUCTION",
+    "CHAIN_VERSION",
     "CREATED",
     "DUTCH",
     "EBAY_US",
     "ENGLISH",
     "FLASH_SALE",
     "GENESIS",
+    "IDEMPOTENCY_WINDOW",
     "ORDER_BOOK",
     "REVERSE",
     "SEALED",
@@ -111,6 +114,7 @@ __all__ = [
     "Reveal",
     "ReverseFormat",
     "ReverseState",
+    "SealedEnvelope",
     "SealedFormat",
     "SealedState",
     "SequenceError",

@@ -279,32 +279,77 @@ class EnglishFormat:
 
     def decide(self, state: EnglishState, command: Command, now: int) -> list[NewEvent]:
         """Validate ``command`` against ``state`` at ``now``; return events or raise."""
-        if type(command) is PlaceBid:  # the hot path, inlined
-            if state.status != OPEN or now >= state.end:
+        if type(command) is PlaceBid:
+            # The hot path: _outcome() and the soft-close check inlined (one Python
+            # call less per bid). evolve() re-derives every value through _outcome(),
+            # so a replay cross-checks this copy of the rule on every bid.
+            s = state
+            end = s.end
+            if now >= end or s.status != OPEN:
                 raise Rejected(Code.CLOSED, "the auction has ended")
-            p = state.params
+            p = s.params
             if now < p.start:
                 raise Rejected(Code.NOT_OPEN, "the auction has not started")
-            amount = command.amount
+            _, bidder, amount = command
             if type(amount) is not int or amount > MAX_INT:
                 raise Rejected(Code.INVALID_COMMAND, "amount must be an integer of minor units")
-            bidder = command.actor
             if bidder == p.host:
                 raise Rejected(Code.FORBIDDEN, "the host cannot bid")
-            price, leader, _, met = _outcome(state, bidder, amount)
-            end = state.end
+            price = s.price
+            leader = s.leader
+            if leader is None:
+                if amount < p.opening:
+                    raise Rejected(Code.BID_TOO_LOW, f"minimum bid is {p.opening}")
+                new_price = p.opening
+                new_leader = bidder
+                lmax = amount
+            elif bidder == leader:
+                if amount <= s.leader_max:
+                    raise Rejected(Code.BID_TOO_LOW, "the leader can only raise their max")
+                new_price = price
+                new_leader = leader
+                lmax = amount
+            else:
+                bounds = p.inc_bounds
+                steps = p.inc_steps
+                minimum = price + steps[bisect_right(bounds, price)]
+                if amount < minimum:
+                    raise Rejected(Code.BID_TOO_LOW, f"minimum bid is {minimum}")
+                lmax = s.leader_max
+                if amount > lmax:
+                    second = lmax + steps[bisect_right(bounds, lmax)]
+                    new_price = amount if amount < second else second
+                    new_leader = bidder
+                    lmax = amount
+                else:
+                    second = amount + steps[bisect_right(bounds, amount)]
+                    new_price = lmax if lmax < second else second
+                    new_leader = leader
+            reserve = p.reserve
+            if reserve is None:
+                met = True
+            elif lmax >= reserve:
+                met = True
+                if new_price < reserve:
+                    new_price = reserve
+            else:
+                met = False
             rule = p.close
-            if rule.soft and now >= end - rule.window and (price != state.price or leader != state.leader):
+            if rule.soft and now >= end - rule.window and (new_price != price or new_leader != leader):
                 end = rule.extended_end(end, now)
-            payload = {
-                "bidder": bidder,
-                "max": amount,
-                "price": price,
-                "leader": leader,
-                "reserve_met": met,
-                "end": end,
-            }
-            return [("bid", payload)]
+            return [
+                (
+                    "bid",
+                    {
+                        "bidder": bidder,
+                        "end": end,
+                        "leader": new_leader,
+                        "max": amount,
+                        "price": new_price,
+                        "reserve_met": met,
+                    },
+                )
+            ]
         if isinstance(command, Close):
             return self._close(state, now)
         if isinstance(command, BuyNow):
@@ -402,12 +447,12 @@ class EnglishFormat:
 
     def evolve_trusted(self, state: EnglishState, event: Envelope) -> EnglishState:
         """Apply an event this stream's ``decide`` just produced (no re-checks)."""
-        if event.type != "bid":
+        _, seq, _, _, type_, _, _, pl, _ = event
+        if type_ != "bid":
             return self.evolve(state, event)
-        pl = event.payload
         bidder = pl["bidder"]
         amount = pl["max"]
-        state.maxima[bidder] = (amount, event.seq)
+        state.maxima[bidder] = (amount, seq)
         if pl["leader"] == bidder:
             state.leader = bidder
             state.leader_max = amount

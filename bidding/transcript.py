@@ -3,7 +3,7 @@
 A transcript is one JSON document (canonical data: ints and strings only)::
 
     {
-      "version": "fairlot.transcript/1",
+      "version": "fairlot.transcript/2",
       "stream_id": "<auction id>",
       "events": [<envelope>, ...],        # seq 1..n, see bidding.events
       "head": "<hash of the last event>",
@@ -11,7 +11,10 @@ A transcript is one JSON document (canonical data: ints and strings only)::
     }
 
 The first event is the ``created`` event carrying ``{"kind", "params"}``, so the
-transcript is self-contained. :func:`verify_transcript` needs nothing else: it
+transcript is self-contained. Version 2 goes with chain version 2 (the hash
+covers the canonical JSON *array* of the body, see :mod:`bidding.events`); a
+version-1 document (hashes over the sorted body object) is refused as unknown.
+:func:`verify_transcript` needs nothing else: it
 re-hashes every envelope, checks ``seq`` and ``prev_hash`` links, replays the
 events through the format's ``evolve`` (which re-applies the auction rules to
 every bid and refuses a forged one), recomputes the result from the bid-level
@@ -31,7 +34,7 @@ from bidding.events import Envelope
 
 __all__ = ["TRANSCRIPT_VERSION", "VerificationReport", "make_transcript", "verify_transcript"]
 
-TRANSCRIPT_VERSION = "fairlot.transcript/1"
+TRANSCRIPT_VERSION = "fairlot.transcript/2"
 
 
 def _result_data(stream: Stream[Any]) -> dict[str, Any]:

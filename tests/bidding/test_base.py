@@ -178,3 +178,84 @@ def test_envelope_is_immutable() -> None:
     assert isinstance(env, Envelope)
     with pytest.raises(AttributeError):
         env.seq = 9  # type: ignore[misc]
+
+
+def _bids(s: Stream[EnglishState], n: int, start: int = 0) -> list[PlaceBid]:
+    """``n`` accepted bids by alternating bidders, each raising the price."""
+    out = []
+    for i in range(start, start + n):
+        bid = PlaceBid(f"b{i}", "ann" if i % 2 else "ben", 1000 + 100 * i)
+        s.handle(bid, 1 + i)
+        out.append(bid)
+    return out
+
+
+def test_idempotency_window_is_bounded_and_rebuilt_exactly_by_replay(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bidding.base.IDEMPOTENCY_WINDOW", 4)
+    s = english()
+    bids = _bids(s, 10)
+    again = replay(s.log or [])
+    log = s.log or []
+    for i, bid in enumerate(bids):
+        if i >= len(bids) - 4:  # remembered: the original events, from both
+            assert s.handle(bid, 20) == again.handle(bid, 20) == (log[i + 1],)
+        else:  # forgotten by both: decided afresh, identically (too low by now)
+            with pytest.raises(Rejected) as live:
+                s.handle(bid, 20)
+            with pytest.raises(Rejected) as replayed:
+                again.handle(bid, 20)
+            assert live.value.code == replayed.value.code == Code.BID_TOO_LOW
+    assert s.version == again.version == 11
+    assert len(s._outcomes) <= 4 + len(bids)  # window + the rejections just made
+
+
+def test_unlogged_window_forgets_old_rejections(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bidding.base.UNLOGGED_WINDOW", 2)
+    s = english()
+    low = [PlaceBid(f"low{i}", "cat", 1) for i in range(3)]
+    first = []
+    for bid in low:
+        with pytest.raises(Rejected) as info:
+            s.handle(bid, 1)
+        first.append(info.value)
+    for bid, rejection in zip(low[1:], first[1:], strict=True):  # remembered: the same object
+        with pytest.raises(Rejected) as info:
+            s.handle(bid, 1)
+        assert info.value is rejection
+    with pytest.raises(Rejected) as info:  # forgotten: decided afresh
+        s.handle(low[0], 1)
+    assert info.value is not first[0] and info.value.code == Code.BID_TOO_LOW
+    assert s.version == 1
+
+
+def test_memory_stays_bounded_over_a_long_auction(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bidding.base.IDEMPOTENCY_WINDOW", 50)
+    monkeypatch.setattr("bidding.base.UNLOGGED_WINDOW", 5)
+    s = english(keep_log=False)
+    for i in range(500):
+        s.handle(PlaceBid(f"b{i}", "ann" if i % 2 else "ben", 1000 + 20_000 * i), 1 + i)
+        with pytest.raises(Rejected):
+            s.handle(PlaceBid(f"r{i}", "cat", 1), 1 + i)
+    assert len(s._outcomes) == 50 + 5
+
+
+def test_reused_id_for_another_command_type_is_refused() -> None:
+    s = played()
+    # PlaceBid is a tuple: ("3", "cat") as a Close-like command must not pass as a retry
+    with pytest.raises(Rejected) as info:
+        s.handle(Close("3", "cat"), 10)
+    assert info.value.code == Code.DUPLICATE_COMMAND_ID
+    with pytest.raises(Rejected) as info:
+        s.handle(PlaceBid("3", "cat", 2001), 10)
+    assert info.value.code == Code.DUPLICATE_COMMAND_ID
+
+
+def test_events_carry_their_canonical_bytes() -> None:
+    s = played()
+    for env in s.log or []:
+        assert env.canonical() == Envelope(*env).canonical()  # the cache equals a fresh encode
+        assert Envelope.from_bytes(env.to_bytes()) == env
+        assert Envelope.from_dict(env.to_dict()) == env
+    changed = (s.log or [])[2]._replace(time=99)
+    assert changed.canonical() == Envelope(*changed).canonical()  # no stale cache on copies
+    assert changed.compute_hash() != changed.hash

@@ -155,7 +155,7 @@ class RedisJournal(Journal):
         items: list[Any] = []
         for entry in run:
             items.append(entry.event["seq"])
-            items.append(_dumps(entry.event))
+            items.append(entry.raw if entry.raw is not None else _dumps(entry.event))
         view_bytes = b"" if view is None else _dumps(view)
         return [self.key(first["stream_id"]), first["stream_id"], view_bytes, items]
 
@@ -165,7 +165,7 @@ class RedisJournal(Journal):
             rows = await self.client.xrange(self.key(stream), min=f"({after_seq}-0", max="+", count=count)
         except UNREACHABLE as exc:
             raise Unavailable(f"Redis unreachable: {exc}") from exc
-        return [orjson.loads(fields[EVENT_FIELD]) for _id, fields in rows]
+        return [decode_event(fields[EVENT_FIELD]) for _id, fields in rows]
 
     async def first_seq(self, stream: str) -> int:
         """The lowest seq still held (0 when the stream is empty): trimming raises it."""
@@ -209,6 +209,18 @@ def _seq_of(entry_id: bytes | str) -> int:
     return int(text.split("-", 1)[0])
 
 
+_FIELDS = ("stream_id", "seq", "prev_hash", "time", "type", "actor", "command_id", "payload", "hash")
+
+
+def decode_event(data: bytes) -> dict[str, Any]:
+    """An event as a dict, from either stored form: the compact canonical array
+    (``Envelope.to_bytes()``) or a JSON object."""
+    value = orjson.loads(data)
+    if isinstance(value, list):
+        return dict(zip(_FIELDS, value, strict=True))
+    return dict(value)
+
+
 def decode_feed_entry(fields: Mapping[bytes, bytes]) -> list[JournalEntry]:
     """The events of one flush's feed entry (runs that failed left out), in order."""
     runs = msgpack.unpackb(fields[b"b"], raw=True)
@@ -220,5 +232,5 @@ def decode_feed_entry(fields: Mapping[bytes, bytes]) -> list[JournalEntry]:
         last = len(items) - 1
         for k in range(1, len(items), 2):
             decoded_view = orjson.loads(view) if k == last and view else None
-            out.append(JournalEntry(orjson.loads(items[k]), decoded_view))
+            out.append(JournalEntry(decode_event(items[k]), decoded_view))
     return out

@@ -62,18 +62,27 @@ def _status(stream: Stream[Any]) -> str:
 
 
 def auction_row(stream: Stream[Any], last: Envelope, created: Envelope | None = None) -> dict[str, Any]:
-    """The ``auctions`` projection row after ``last``."""
-    view = public_view(stream, created)
+    """The ``auctions`` projection row after ``last`` (on the hot path: no copies, and
+    only the format's own public view, not the full one)."""
     if created is None and stream.log:
         created = stream.log[0]
+    params = created.payload.get("params") if created is not None else None
+    if not isinstance(params, dict):
+        params = _params(stream, created)
+    state = stream.state
+    format_view = getattr(stream.fmt, "public_view", None)
+    view: Mapping[str, Any] = format_view(state) if format_view is not None else {}
+    status = view.get("status")
+    if not isinstance(status, str):
+        status = _status(stream)
     return {
         "id": stream.stream_id,
         "format": stream.fmt.kind,
-        "params": _params(stream, created),
-        "status": view["status"],
-        "currency": view["currency"],
-        "price": view["price"],
-        "leader": view["leader"],
+        "params": params,
+        "status": status,
+        "currency": params.get("currency", ""),
+        "price": view.get("price", getattr(state, "price", None)),
+        "leader": view.get("leader", getattr(state, "leader", None)),
         "seq": stream.version,
         "created_ms": created.time if created is not None else last.time,
         "updated_ms": last.time,

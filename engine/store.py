@@ -18,10 +18,15 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """An event to append, and optionally the auction's public view after it."""
+    """An event to append, and optionally the auction's public view after it.
+
+    ``raw``, when given, is the event's compact canonical form (``Envelope.to_bytes()``:
+    the hashed body array plus the hash), stored as is so the hot path encodes each
+    event once, for its hash, and never again."""
 
     event: Mapping[str, Any]
     view: Mapping[str, Any] | None = None
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

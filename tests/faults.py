@@ -23,6 +23,7 @@ from websockets.exceptions import WebSocketException
 
 from bidding import Envelope, replay
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from engine.journal_redis import decode_event
 from server.auth import TokenSigner
 from tests.liveserver import ROOT, TEST_SECRET, wait_ready
 
@@ -230,7 +231,7 @@ async def journal_events(redis_url: str, room: str) -> list[dict[str, Any]]:
         rows = await client.xrange(f"fl:s:{room}")
     finally:
         await client.aclose()
-    return [orjson.loads(f[b"e"]) for _id, f in rows]
+    return [decode_event(f[b"e"]) for _id, f in rows]
 
 
 def check_against_log(events: list[dict[str, Any]], tally: Tally, room: str) -> tuple[int, int, str]:

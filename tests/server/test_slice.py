@@ -13,6 +13,7 @@ import orjson
 import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 
+from engine.journal_redis import decode_event
 from server.config import Settings
 from tests.liveserver import LiveServer, live_server
 
@@ -97,7 +98,7 @@ async def run_slice(server: LiveServer, settings: Settings) -> None:
     try:
         entries = await client.xrange(f"{settings.redis_prefix}:s:{room}")
         assert [e[0] for e in entries] == [b"1-0", b"2-0", b"3-0"]
-        stored = orjson.loads(entries[1][1][b"e"])
+        stored = decode_event(entries[1][1][b"e"])
         assert stored["type"] == "bid" and stored["payload"]["max"] == 150
     finally:
         await client.aclose()

@@ -126,7 +126,10 @@ class Envelope(NamedTuple):
 
         ``data[:-68] + b"]"`` is exactly the hashed body, so a reader can check the
         hash on the bytes it received (:meth:`from_bytes`)."""
-        return b'%b,"%b"]' % (self.canonical()[:-1], self.hash.encode())
+        raw: bytes | None = getattr(self, "_raw", None)  # canonical() inlined: hot path
+        if raw is None:
+            raw = _dumps(list(self[:8]), option=_OPT)
+        return b"".join((raw[:-1], b',"', self.hash.encode(), b'"]'))
 
     def compute_hash(self) -> str:
         """Recompute the hash from the fields (what a verifier does; never from a cache)."""

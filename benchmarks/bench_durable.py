@@ -67,11 +67,13 @@ class Result:
 
 async def run_case(
     settings: Settings, label: str, *, seconds: float, clients: int, auctions: int,
-    linger_ms: float, max_events: int, single: bool, projector_process: bool = True,
+    linger_ms: float, max_events: int, single: bool, projector_process: bool = True, in_flight: int = 1,
 ) -> Result:  # fmt: skip
     stores = await connect(settings)
     clock = SystemClock()
-    committer = GroupCommitter(stores.journal, linger_ms=linger_ms, max_events=max_events)
+    committer = GroupCommitter(
+        stores.journal, linger_ms=linger_ms, max_events=max_events, max_in_flight=in_flight
+    )
     committer.start()
     projector = Projector(stores.redis, stores.journal, stores.records)
     child = None
@@ -156,10 +158,31 @@ async def main_async(args: argparse.Namespace) -> None:
         settings = Settings(redis_url=redis_url, database_url=pg_url, redis_prefix="bench", pg_schema="bench")
         cases = [
             ("single commit per bid", dict(linger_ms=0.0, max_events=1, single=True), 16),
-            ("group commit, no linger", dict(linger_ms=0.0, max_events=2000, single=False), args.clients),
-            ("group commit, linger 1 ms", dict(linger_ms=1.0, max_events=2000, single=False), args.clients),
-            ("group commit, linger 2 ms", dict(linger_ms=2.0, max_events=2000, single=False), args.clients),
-            ("group commit, max 200 events", dict(linger_ms=0.0, max_events=200, single=False), args.clients),
+            (
+                "group commit, 1 flush in flight",
+                dict(linger_ms=0.0, max_events=2000, single=False),
+                args.clients,
+            ),
+            (
+                "group commit, 2 in flight",
+                dict(linger_ms=0.0, max_events=2000, single=False, in_flight=2),
+                args.clients,
+            ),
+            (
+                "group commit, 4 in flight",
+                dict(linger_ms=0.0, max_events=2000, single=False, in_flight=4),
+                args.clients,
+            ),
+            (
+                "group commit, 2 in flight, linger 1 ms",
+                dict(linger_ms=1.0, max_events=2000, single=False, in_flight=2),
+                args.clients,
+            ),
+            (
+                "group commit, 2 in flight, max 64 ev",
+                dict(linger_ms=0.0, max_events=64, single=False, in_flight=2),
+                args.clients,
+            ),
         ]
         results = []
         for label, kw, clients in cases:
@@ -177,7 +200,7 @@ async def main_async(args: argparse.Namespace) -> None:
         )
         for (_, _, clients), r in zip(cases, results, strict=True):
             per_flush = r.bids / r.flushes if r.flushes else float("nan")
-            print(f"{r.label:32} {clients:7d} {r.rate:9.0f} {r.pct(0.5):7.2f} {r.pct(0.99):7.2f} "
+            print(f"{r.label:40} {clients:7d} {r.rate:9.0f} {r.pct(0.5):7.2f} {r.pct(0.99):7.2f} "
                   f"{per_flush:8.1f} {r.lag_after:7d} {r.cpu_us_per_bid:10.1f}")  # fmt: skip
         single = results[0].rate
         best = max(results[1:], key=lambda r: r.rate)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from engine.store import Journal, JournalEntry
 
+Pending = tuple[Sequence[JournalEntry], "asyncio.Future[None]"]
+
 
 @dataclass(frozen=True, slots=True)
 class CommitStatistics:
@@ -27,10 +29,15 @@ class CommitStatistics:
 
 
 class GroupCommitter:
-    def __init__(self, journal: Journal, *, max_events: int = 2000, linger_ms: float = 0.0) -> None:
+    def __init__(
+        self, journal: Journal, *, max_events: int = 2000, linger_ms: float = 0.0, max_in_flight: int = 2
+    ) -> None:
         self.journal = journal
         self.max_events = max_events
         self.linger_ms = linger_ms
+        self.max_in_flight = max_in_flight
+        self._in_flight = 0
+        self._flushing: set[asyncio.Task[None]] = set()
         self._pending: deque[tuple[Sequence[JournalEntry], asyncio.Future[None]]] = deque()
         self._pending_events = 0
         self._wake = asyncio.Event()
@@ -48,6 +55,10 @@ class GroupCommitter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for task in list(self._flushing):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for _, fut in self._pending:
             if not fut.done():
                 fut.cancel()
@@ -71,11 +82,11 @@ class GroupCommitter:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if not self._pending:
+            if not self._pending or self._in_flight >= self.max_in_flight:
                 continue
             if self.linger_ms > 0 and self._pending_events < self.max_events:
                 await asyncio.sleep(self.linger_ms / 1000)
-            taken: list[tuple[Sequence[JournalEntry], asyncio.Future[None]]] = []
+            taken: list[Pending] = []
             count = 0
             pending = self._pending
             while pending and (not taken or count + len(pending[0][0]) <= self.max_events):
@@ -83,16 +94,36 @@ class GroupCommitter:
                 taken.append(item)
                 count += len(item[0])
             self._pending_events -= count
+            self._in_flight += 1
+            task = asyncio.get_running_loop().create_task(self._flush(taken, count))
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
             if self._pending:
                 self._wake.set()
+
+    async def _flush(self, taken: list[Pending], count: int) -> None:
+        """One journal round trip. Several may be in flight (on separate connections):
+        each writer has at most one batch in flight (it awaits its commit), so a
+        stream's events can never overtake each other."""
+        try:
             outcomes = await self.journal.append_batches([entries for entries, _ in taken])
-            self._flushes += 1
-            self._batches += len(taken)
-            self._events += count
-            for (_, fut), failure in zip(taken, outcomes, strict=True):
-                if fut.done():
-                    continue
-                if failure is None:
-                    fut.set_result(None)
-                else:
-                    fut.set_exception(failure)
+        except BaseException as exc:  # cancelled: nobody is acknowledged
+            for _, fut in taken:
+                if not fut.done():
+                    fut.cancel()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        finally:
+            self._in_flight -= 1
+            self._wake.set()
+        self._flushes += 1
+        self._batches += len(taken)
+        self._events += count
+        for (_, fut), failure in zip(taken, outcomes, strict=True):
+            if fut.done():
+                continue
+            if failure is None:
+                fut.set_result(None)
+            else:
+                fut.set_exception(failure)

@@ -101,7 +101,7 @@ class EmbeddedRedis(_Child):
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         super().__init__("redis")
-        self.data_dir = Path(data_dir) / "redis"
+        self.data_dir = Path(data_dir).resolve() / "redis"  # Redis chdirs into --dir first
         self.port = port or free_port()
 
     @property

@@ -58,13 +58,16 @@ def alive(pid: int) -> bool:
 
 
 def serve(env: dict[str, str], data_dir: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """``fairlot serve`` with a *relative* ``--data-dir`` (as a user types it), run from
+    the data folder's parent."""
     port = free_port()
     log = data_dir.parent / f"{data_dir.name}.log"
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-            env=env,
-            cwd=ROOT,
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir", data_dir.name],
+            env={**env, "PYTHONPATH": str(ROOT)},
+            cwd=data_dir.parent,
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -180,15 +180,20 @@ class Projector:
 
 
 async def run_standalone(redis_url: str, database_url: str, prefix: str, schema: str) -> None:
-    """Run a projector until cancelled (SIGTERM/SIGINT): the ``fairlot serve`` child."""
+    """Run a projector until SIGTERM/SIGINT: the ``fairlot serve`` child. Never hangs on
+    the way out: a store that is gone is cut, not waited for."""
     import signal
 
     from engine.migrate import migrate
     from engine.store_postgres import PostgresStore, create_pool
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     client = aioredis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
     pool = None
-    while pool is None:  # Postgres may still be starting, or be down: keep trying
+    while pool is None and not stop.is_set():  # Postgres may be starting, or down: keep trying
         try:
             pool = await create_pool(database_url, schema)
             async with pool.acquire() as conn:
@@ -196,19 +201,21 @@ async def run_standalone(redis_url: str, database_url: str, prefix: str, schema:
         except Exception as exc:
             log.warning("projector: waiting for Postgres: %s", exc)
             if pool is not None:
-                await pool.close()
+                pool.terminate()
                 pool = None
-            await asyncio.sleep(0.5)
-    projector = Projector(client, RedisJournal(client, prefix), PostgresStore(pool))
-    projector.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await projector.stop()
-    await client.aclose()
-    await pool.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+    if pool is not None:
+        projector = Projector(client, RedisJournal(client, prefix), PostgresStore(pool))
+        projector.start()
+        await stop.wait()
+        await projector.stop()
+        try:
+            await asyncio.wait_for(pool.close(), 5)
+        except Exception:
+            pool.terminate()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(client.aclose(), 5)
 
 
 def main() -> None:

@@ -225,6 +225,10 @@ def main() -> None:
     import uvloop
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    # A server pinned to one core (taskset) passes its affinity on; the projector's
+    # point is to run beside it, on whatever other core there is.
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
     uvloop.run(
         run_standalone(
             os.environ["REDIS_URL"],

@@ -4,13 +4,15 @@ Why the seq as the entry id (``<seq>-0``): Redis itself refuses an append that i
 strictly after the last one, so a duplicate or out-of-order write from a confused writer
 fails loudly instead of forking the stream, and ``since=<seq>`` resumes are a plain
 XRANGE. Why a feed: the Postgres projector follows one stream with a consumer group
-instead of thousands; each event is written to its auction's stream and to the feed in
-the same MULTI/EXEC, so the two never disagree. Why one field holding the whole
-envelope: a single field is the cheapest entry Redis stores, and the bytes are the
-canonical form the hash covers.
+instead of thousands; one group-commit flush is one Lua script call that appends every
+event to its auction's stream and the whole flush as one feed entry, atomically, so the
+two never disagree. Why one field holding the whole envelope: a single field is the
+cheapest entry Redis stores, and the bytes are ``Envelope.to_bytes()``: the canonical
+array the hash covers with the hash appended, encoded once on the hot path, checkable
+by a reader without re-encoding.
 
-Durability: an append returns only after EXEC, and with ``appendfsync always`` Redis
-fsyncs the AOF before it replies. With ``wait_replicas`` set, the append also waits
+Durability: an append returns only after the script's reply, and with ``appendfsync
+always`` Redis fsyncs the AOF before it replies (one fsync per flush). With ``wait_replicas`` set, the append also waits
 (WAIT) until that many replicas hold it, and fails as ``Unavailable`` if they do not.
 """
 

@@ -12,8 +12,9 @@ array the hash covers with the hash appended, encoded once on the hot path, chec
 by a reader without re-encoding.
 
 Durability: an append returns only after the script's reply, and with ``appendfsync
-always`` Redis fsyncs the AOF before it replies (one fsync per flush). With ``wait_replicas`` set, the append also waits
-(WAIT) until that many replicas hold it, and fails as ``Unavailable`` if they do not.
+always`` Redis fsyncs the AOF before it replies (one fsync per flush). With
+``wait_replicas`` set, the append also waits (WAIT) until that many replicas hold it, and
+fails as ``Unavailable`` if they do not.
 """
 
 from __future__ import annotations

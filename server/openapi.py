@@ -53,6 +53,7 @@ CREATE_BODY = {
     "content": {"application/json": {"schema": _ref("CreateAuction")}},
 }
 SALE_BODY = {"required": True, "content": {"application/json": {"schema": _ref("CreateSale")}}}
+RETRACT_BODY = {"required": True, "content": {"application/json": {"schema": _ref("Retract")}}}
 WEBHOOK_BODY = {"required": True, "content": {"application/json": {"schema": _ref("CreateWebhook")}}}
 
 SPEC: dict[str, Any] = {
@@ -148,6 +149,15 @@ SPEC: dict[str, Any] = {
                 "required": ["version", "stream_id", "events", "head", "result"],
                 "description": "Verifiable with bidding.verify_transcript (docs/formats.md).",
             },
+            "Retract": {
+                "type": "object",
+                "required": ["bidder", "reason"],
+                "additionalProperties": False,
+                "properties": {
+                    "bidder": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "reason": {"type": "string", "minLength": 1, "maxLength": 500},
+                },
+            },
             "CreateWebhook": {
                 "type": "object",
                 "required": ["url"],
@@ -229,6 +239,19 @@ SPEC: dict[str, Any] = {
                 {"200": _json(_ref("AuctionView"), "closed"), **_errors(401, 403, 404, 409, 429)},
                 secured=True,
                 parameters=[ID_PARAM],
+            )
+        },
+        "/auctions/{auction_id}/retract": {
+            "post": _op(
+                "Retract a bid (the auction's host, with a reason kept in the log); the price "
+                "is recomputed from the remaining bids.",
+                {
+                    "200": _json(_ref("AuctionView"), "retracted"),
+                    **_errors(400, 401, 403, 404, 409, 422, 429),
+                },
+                secured=True,
+                parameters=[ID_PARAM],
+                requestBody=RETRACT_BODY,
             )
         },
         "/auctions/{auction_id}/events": {

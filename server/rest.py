@@ -22,6 +22,7 @@ from bidding import (
     Close,
     Envelope,
     Rejected,
+    Retract,
     get_format,
     make_transcript,
     replay,
@@ -215,6 +216,33 @@ def public_host(actor: Any) -> str | None:
     return host if isinstance(host, str) else None
 
 
+async def retract_bid(request: Request) -> Response:
+    """Host retraction: the bid's removal and its reason become an event of the log."""
+    identity = require(request, "host")
+    data = await read_json(request)
+    bidder, reason = data.get("bidder"), data.get("reason")
+    if set(data) - {"bidder", "reason"}:
+        raise ApiError("invalid_params", "only bidder and reason are accepted", 422)
+    if not isinstance(bidder, str) or not 0 < len(bidder) <= 128:
+        raise ApiError("invalid_params", "bidder must be a non-empty string", 422)
+    if not isinstance(reason, str) or not 0 < len(reason) <= 500:
+        raise ApiError("invalid_params", "reason must be a non-empty string of at most 500 characters", 422)
+    actor = await _actor(request)
+    if identity.user_id != public_host(actor):
+        raise ApiError("forbidden", "only this auction's host may retract its bids", 403)
+    command = Retract(
+        command_id=f"rest-retract:{secrets.token_hex(6)}",
+        actor=identity.user_id,
+        bidder=bidder,
+        reason=reason,
+    )
+    try:
+        await actor.submit(command)
+    except Rejected as rejection:
+        return rejection_response(rejection)
+    return ORJSONResponse(_view(actor))
+
+
 async def close_auction(request: Request) -> Response:
     return await _close(request, sale=False)
 
@@ -279,6 +307,7 @@ routes = [
     Route("/auctions", list_auctions, methods=["GET"]),
     Route("/auctions/{auction_id}", get_auction),
     Route("/auctions/{auction_id}/close", close_auction, methods=["POST"]),
+    Route("/auctions/{auction_id}/retract", retract_bid, methods=["POST"]),
     Route("/auctions/{auction_id}/events", auction_events),
     Route("/auctions/{auction_id}/transcript", auction_transcript),
     Route("/sales", create_sale, methods=["POST"]),

@@ -149,3 +149,33 @@ async def _reply(ws: object, cid: str) -> dict[str, object]:
         message = await recv(ws)  # type: ignore[arg-type]
         if message["type"] in ("ack", "reject") and message["id"] == cid:
             return message
+
+
+async def test_host_retracts_a_bid_and_the_price_is_recomputed(settings: Settings) -> None:
+    async with running(settings) as live, httpx.AsyncClient(base_url=live.http) as http:
+        room = await create(live)  # host-1's auction, opening 100
+        bids = [("alice", 300), ("bob", 500)]
+        for user, amount in bids:
+            ws, _ = await client(live, user)
+            await send(ws, {"type": "subscribe", "room": room})
+            await send(
+                ws,
+                {"type": "place_bid", "id": f"{user}-1", "room": room, "amount": amount, "currency": "EUR"},
+            )
+            await recv_until(ws, "ack")
+            await ws.close()
+        before = (await http.get(f"/auctions/{room}")).json()
+        assert before["leader"] == "bob" and before["price"] > 300
+        path = f"/auctions/{room}/retract"
+        body = {"bidder": "bob", "reason": "shill bidding"}
+        assert (await http.post(path, json=body, headers=live.auth("alice", "bidder"))).status_code == 403
+        assert (await http.post(path, json=body, headers=live.auth("other-host"))).status_code == 403
+        assert (await http.post(path, json={"bidder": "bob"}, headers=live.auth())).status_code == 422
+        missing = await http.post(path, json={"bidder": "zed", "reason": "x"}, headers=live.auth())
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+        done = await http.post(path, json=body, headers=live.auth())
+        assert done.status_code == 200, done.text
+        after = done.json()
+        assert after["leader"] == "alice" and after["price"] == 100 and after["seq"] == before["seq"] + 1
+        events = (await http.get(f"/auctions/{room}/events")).json()["events"]
+        assert events[-1]["type"] == "retracted" and events[-1]["data"]["reason"] == "shill bidding"

@@ -19,7 +19,11 @@ one object implementing :class:`AuctionFormat`:
   command (that was ``decide``), but raise :class:`~bidding.errors.InvalidTransition`
   when the event cannot follow the state (a forged log), so replay *is* a check.
 * ``next_deadline(state) -> int | None``: the next time (ms) at which the engine
-  must send a timer command (:class:`Close`, :class:`Tick`), or ``None``.
+  must send a timer command, or ``None``.
+* optional ``timer_command(state, deadline, command_id) -> Command``: which command
+  that timer sends; without it the engine sends :class:`Close` (formats whose
+  deadlines are not all closings, like a Dutch clock's ticks or a flash sale's hold
+  expiries, answer :class:`Tick` for those).
 * ``result(state) -> list[Award] | None``: the outcome once final, recomputed from
   the bid-level state (the transcript verifier compares it with the log's claim).
 * ``commitment(state, command, now) -> int | None``: ``None`` if the command is not a

@@ -215,6 +215,10 @@ class DutchFormat:
             return s
         raise InvalidTransition(f"seq {event.seq}: unknown Dutch event {event.type!r}")
 
+    def timer_command(self, state: DutchState, deadline: int, command_id: str) -> Tick:
+        """A clock deadline is a tick: it lapses the clock once it is due, else nothing."""
+        return Tick(command_id)
+
     def next_deadline(self, state: DutchState) -> int | None:
         """The lapse time while units remain."""
         return lapse_at(state) if state.status == OPEN else None

@@ -423,6 +423,11 @@ class FlashSaleFormat:
 
     # ------------------------------------------------------------------ queries
 
+    def timer_command(self, state: FlashState, deadline: int, command_id: str) -> Close | Tick:
+        """The end closes the sale; an earlier deadline is a hold expiry: a tick."""
+        end = state.params["end"]
+        return Close(command_id) if end is not None and deadline >= end else Tick(command_id)
+
     def next_deadline(self, state: FlashState) -> int | None:
         """See :func:`next_deadline`."""
         return next_deadline(state)

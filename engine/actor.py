@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bidding import Envelope, Rejected, Stream
-from bidding.base import Close, Command, Tick
+from bidding.base import Close, Command
 from engine.clock import Clock
 from engine.errors import ActorStopped, EngineError, MailboxFull, Unavailable
 from engine.projection import auction_row
@@ -45,7 +45,6 @@ MAILBOX_SIZE = 10_000
 MAX_BATCH = 512
 SNAPSHOT_EVERY = 1000
 VIEW_EVERY = 64
-TICK_FORMATS = frozenset({"dutch"})
 
 Pending = tuple[Command, "asyncio.Future[tuple[Envelope, ...]]"]
 
@@ -274,13 +273,17 @@ class AuctionActor:
 
     async def _fire_at(self, deadline: int) -> None:
         await self._clock.sleep_until(deadline)
-        kind = self.stream.fmt.kind
         command_id = f"timer:{deadline}"
-        command: Command = Tick(command_id) if kind in TICK_FORMATS else Close(command_id)
+        make = getattr(self.stream.fmt, "timer_command", None)  # the format knows its deadlines
+        command: Command = (
+            make(self.stream.state, deadline, command_id) if make is not None else Close(command_id)
+        )
         try:
             await self.submit(command)
-        except (Rejected, EngineError) as exc:
-            log.info("actor %s: timer at %d refused: %s", self.stream_id, deadline, exc)
+        except Rejected as exc:  # the rules say no: the next batch re-arms from the new state
+            log.warning("actor %s: timer at %d refused: %s", self.stream_id, deadline, exc)
+        except EngineError as exc:
+            log.info("actor %s: timer at %d not applied: %s", self.stream_id, deadline, exc)
             await asyncio.sleep(0.05)  # a store outage: try again shortly
             if self._timer is asyncio.current_task():
                 self._timer = None

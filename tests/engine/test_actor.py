@@ -120,3 +120,24 @@ async def test_timer_closes_at_the_current_end_without_real_time() -> None:
         await actor.submit(PlaceBid("b3", "carol", 900))
     assert late.value.code == "closed"
     await registry.stop()
+
+
+async def test_flash_hold_expiry_timer_hands_the_stock_to_the_waitlist() -> None:
+    from bidding.flash import Reserve
+
+    clock = ManualClock(START)
+    registry = make_registry(clock)
+    sale = await registry.create(
+        "flash", {"price": 500, "stock": 1, "hold_ttl_ms": 1000, "end": START + 60_000}
+    )
+    await sale.submit(Reserve("r1", "alice"))
+    await sale.submit(Reserve("r2", "bob"))  # no stock left: bob waits
+    assert [h[0] for h in sale.stream.state.holds.values()] == ["alice"]
+    clock.set(START + 1000)  # alice's hold expires; no command arrives, only the timer
+    for _ in range(50):
+        if [h[0] for h in sale.stream.state.holds.values()] == ["bob"]:
+            break
+        await asyncio.sleep(0)
+    assert [h[0] for h in sale.stream.state.holds.values()] == ["bob"]
+    assert sale.stream.state.closed is False
+    await registry.stop()

@@ -297,6 +297,13 @@ class CallAuctionFormat:
         end: int | None = state.params["end"]
         return None if state.cleared is not None else end
 
+    def public_event(self, params: Mapping[str, Any], event: Envelope) -> dict[str, Any] | None:
+        """A sealed bid shows only that it arrived (its quantity and limit stay hidden
+        until the clearing event publishes the result); ``None``: the generic redaction."""
+        if event.type != "bid_placed":
+            return None
+        return {"bid_id": event.payload.get("bid_id")}
+
     def result(self, state: CallState) -> list[Award] | None:
         """After the clearing: one award per allocated bid, in allocation order."""
         if state.cleared is None:

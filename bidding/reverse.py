@@ -278,6 +278,18 @@ class ReverseFormat:
         """See :func:`view_for`."""
         return view_for(state, supplier)
 
+    def public_event(self, params: Mapping[str, Any], event: Envelope) -> dict[str, Any] | None:
+        """What a live room may show of an event (``None``: the generic redaction).
+
+        An offer shows only the new end (and the best offer when the feedback is
+        ``full``), never who offered what: suppliers learn the rest from ``view_for``."""
+        if event.type != "offer":
+            return None
+        shown: dict[str, Any] = {"end": event.payload.get("end")}
+        if params.get("feedback") == "full":
+            shown["best"] = event.payload.get("best")
+        return shown
+
 
 #: The reverse-auction format singleton, registered under ``"reverse"``.
 REVERSE = ReverseFormat()

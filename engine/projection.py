@@ -96,22 +96,20 @@ PRIVATE_FIELDS = frozenset({"max", "max_amount", "max_bid", "maximum", "nonce", 
 
 
 def public_event_data(
-    env: Envelope, kind: str | None = None, params: Mapping[str, Any] | None = None
+    env: Envelope, fmt: Any = None, params: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The part of an event that everyone watching the room may see.
 
-    Per format: reverse-auction offers show only the new end (and the best offer when
-    the feedback is ``full``), never who offered what; sealed call-auction bids show
-    only that a bid arrived until the clearing event publishes the result.
+    A format that knows more (reverse offers, sealed call-auction bids) says so with its
+    optional ``public_event(params, event)``; otherwise the fields in PRIVATE_FIELDS are
+    removed, also from the params of the ``created`` event.
     """
+    format_public = getattr(fmt, "public_event", None)
+    if format_public is not None:
+        shown = format_public(params or {}, env)
+        if shown is not None:
+            return dict(shown)
     payload = env.payload
-    if kind == "reverse" and env.type == "offer":
-        shown: dict[str, Any] = {"end": payload.get("end")}
-        if params is not None and params.get("feedback") == "full":
-            shown["best"] = payload.get("best")
-        return shown
-    if kind == "callauction" and env.type == "bid_placed":
-        return {"bid_id": payload.get("bid_id")}
     if env.type == "created":
         params_in = payload.get("params")
         if isinstance(params_in, dict) and PRIVATE_FIELDS.intersection(params_in):
@@ -123,11 +121,11 @@ def public_event_data(
 
 def event_redactor(stream: Stream[Any] | None, created: Envelope | None) -> Any:
     """``public_event_data`` bound to one auction's format and params."""
-    kind = stream.fmt.kind if stream is not None else None
+    fmt = stream.fmt if stream is not None else None
     params = created.payload.get("params") if created is not None else None
     params = params if isinstance(params, dict) else None
 
     def redact(env: Envelope) -> dict[str, Any]:
-        return public_event_data(env, kind, params)
+        return public_event_data(env, fmt, params)
 
     return redact

@@ -16,6 +16,9 @@ in one table, so a new failure mode is a new subclass, never a new ``except`` so
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 
 class EngineError(Exception):
     """Base of the engine's deliberate errors; ``code`` is stable and machine-readable."""
@@ -67,3 +70,12 @@ class MigrationError(EngineError):
     """The database schema could not be migrated."""
 
     code = "migration_failed"
+
+
+@contextlib.contextmanager
+def unavailable_on(errors: tuple[type[BaseException], ...], store: str) -> Iterator[None]:
+    """Turn a store's connection failures into ``Unavailable`` (one place, every call)."""
+    try:
+        yield
+    except errors as exc:
+        raise Unavailable(f"{store} unreachable: {exc}") from exc

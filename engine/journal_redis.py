@@ -29,7 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from engine.errors import SequenceError, Unavailable
+from engine.errors import SequenceError, Unavailable, unavailable_on
 from engine.store import Journal, JournalEntry
 
 EVENT_FIELD = b"e"
@@ -164,41 +164,31 @@ class RedisJournal(Journal):
 
     async def read(self, stream: str, after_seq: int = 0, count: int | None = None) -> list[dict[str, Any]]:
         """Events with seq > ``after_seq``, in order."""
-        try:
+        with unavailable_on(UNREACHABLE, "Redis"):
             rows = await self.client.xrange(self.key(stream), min=f"({after_seq}-0", max="+", count=count)
-        except UNREACHABLE as exc:
-            raise Unavailable(f"Redis unreachable: {exc}") from exc
         return [decode_event(fields[EVENT_FIELD]) for _id, fields in rows]
 
     async def first_seq(self, stream: str) -> int:
         """The lowest seq still held (0 when the stream is empty): trimming raises it."""
-        try:
+        with unavailable_on(UNREACHABLE, "Redis"):
             rows = await self.client.xrange(self.key(stream), count=1)
-        except UNREACHABLE as exc:
-            raise Unavailable(f"Redis unreachable: {exc}") from exc
         return _seq_of(rows[0][0]) if rows else 0
 
     async def last_seq(self, stream: str) -> int:
-        try:
+        with unavailable_on(UNREACHABLE, "Redis"):
             rows = await self.client.xrevrange(self.key(stream), count=1)
-        except UNREACHABLE as exc:
-            raise Unavailable(f"Redis unreachable: {exc}") from exc
         return _seq_of(rows[0][0]) if rows else 0
 
     async def streams(self) -> list[str]:
         """Every stream ever created in this journal."""
-        try:
+        with unavailable_on(UNREACHABLE, "Redis"):
             members = await self.client.smembers(self.streams_key)
-        except UNREACHABLE as exc:
-            raise Unavailable(f"Redis unreachable: {exc}") from exc
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
     async def trim(self, stream: str, below_seq: int) -> None:
         """Drop events with seq < ``below_seq`` (the caller knows Postgres holds them)."""
-        try:
+        with unavailable_on(UNREACHABLE, "Redis"):
             await self.client.xtrim(self.key(stream), minid=f"{below_seq}-0", approximate=False)
-        except UNREACHABLE as exc:
-            raise Unavailable(f"Redis unreachable: {exc}") from exc
 
     async def ping(self) -> bool:
         try:

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from engine.errors import SequenceError, Unavailable
+from engine.errors import SequenceError, unavailable_on
 from engine.store import RecordStore, Snapshot
 
 UNREACHABLE = (
@@ -38,7 +38,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 async def create_pool(dsn: str, schema: str = "public", min_size: int = 1, max_size: int = 8) -> asyncpg.Pool:
     """A pool whose connections see ``schema`` first and speak jsonb as Python data."""
-    try:
+    with unavailable_on(UNREACHABLE, "Postgres"):
         pool = await asyncpg.create_pool(
             dsn,
             min_size=min_size,
@@ -54,8 +54,6 @@ async def create_pool(dsn: str, schema: str = "public", min_size: int = 1, max_s
                 "lock_timeout": "10000",
             },
         )
-    except UNREACHABLE as exc:
-        raise Unavailable(f"Postgres unreachable: {exc}") from exc
     assert pool is not None
     return pool
 
@@ -104,7 +102,7 @@ class PostgresStore(RecordStore):
             cols[4].append(e["time"])
             cols[5].append(e["type"])
             cols[6].append(_json(dict(e)))
-        try:
+        with unavailable_on(UNREACHABLE, "Postgres"):
             async with self.pool.acquire() as conn, conn.transaction():
                 inserted = await conn.fetch(_INSERT_EVENTS, *cols)
                 if len(inserted) < len(events):
@@ -115,16 +113,12 @@ class PostgresStore(RecordStore):
                             f"{first['stream']} seq {first['seq']}: a different event is already stored"
                         )
                 return len(inserted)
-        except UNREACHABLE as exc:
-            raise Unavailable(f"Postgres unreachable: {exc}") from exc
 
     async def read(self, stream: str, after_seq: int = 0) -> list[dict[str, Any]]:
-        try:
+        with unavailable_on(UNREACHABLE, "Postgres"):
             rows = await self.pool.fetch(
                 "SELECT payload FROM events WHERE stream = $1 AND seq > $2 ORDER BY seq", stream, after_seq
             )
-        except UNREACHABLE as exc:
-            raise Unavailable(f"Postgres unreachable: {exc}") from exc
         return [dict(r["payload"]) for r in rows]
 
     async def upsert_views(self, views: Sequence[Mapping[str, Any]]) -> None:
@@ -147,27 +141,21 @@ class PostgresStore(RecordStore):
             [r["created_ms"] for r in rows],
             [r["updated_ms"] for r in rows],
         )
-        try:
+        with unavailable_on(UNREACHABLE, "Postgres"):
             await self.pool.execute(_UPSERT_VIEWS, *cols)
-        except UNREACHABLE as exc:
-            raise Unavailable(f"Postgres unreachable: {exc}") from exc
 
     async def get_auction(self, auction_id: str) -> dict[str, Any] | None:
-        try:
+        with unavailable_on(UNREACHABLE, "Postgres"):
             row = await self.pool.fetchrow("SELECT * FROM auctions WHERE id = $1", auction_id)
-        except UNREACHABLE as exc:
-            raise Unavailable(f"Postgres unreachable: {exc}") from exc
         return None if row is None else dict(row)
 
     async def list_auctions(self) -> list[dict[str, Any]]:
-        try:
+        with unavailable_on(UNREACHABLE, "Postgres"):
             rows = await self.pool.fetch("SELECT * FROM auctions ORDER BY created_ms, id")
-        except UNREACHABLE as exc:
-            raise Unavailable(f"Postgres unreachable: {exc}") from exc
         return [dict(r) for r in rows]
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
-        try:
+        with unavailable_on(UNREACHABLE, "Postgres"):
             await self.pool.execute(
                 "INSERT INTO snapshots (stream, seq, state_hash, blob) VALUES ($1, $2, $3, $4)"
                 " ON CONFLICT (stream, seq) DO NOTHING",
@@ -176,18 +164,14 @@ class PostgresStore(RecordStore):
                 snapshot.state_hash,
                 snapshot.blob,
             )
-        except UNREACHABLE as exc:
-            raise Unavailable(f"Postgres unreachable: {exc}") from exc
 
     async def latest_snapshot(self, stream: str) -> Snapshot | None:
-        try:
+        with unavailable_on(UNREACHABLE, "Postgres"):
             row = await self.pool.fetchrow(
                 "SELECT stream, seq, state_hash, blob FROM snapshots"
                 " WHERE stream = $1 ORDER BY seq DESC LIMIT 1",
                 stream,
             )
-        except UNREACHABLE as exc:
-            raise Unavailable(f"Postgres unreachable: {exc}") from exc
         return (
             None
             if row is None
@@ -195,10 +179,8 @@ class PostgresStore(RecordStore):
         )
 
     async def held_seq(self, stream: str) -> int:
-        try:
+        with unavailable_on(UNREACHABLE, "Postgres"):
             value = await self.pool.fetchval("SELECT max(seq) FROM events WHERE stream = $1", stream)
-        except UNREACHABLE as exc:
-            raise Unavailable(f"Postgres unreachable: {exc}") from exc
         return int(value or 0)
 
     async def ping(self) -> bool:

@@ -16,9 +16,6 @@ import argparse
 import asyncio
 import gc
 import itertools
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,9 +32,10 @@ from bidding import Rejected
 from bidding.base import PlaceBid
 from engine.clock import SystemClock
 from engine.commit import GroupCommitter
-from engine.embedded import EmbeddedPostgres, EmbeddedRedis, _die_with_parent
+from engine.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.projector import Projector
 from engine.registry import Registry
+from server.cli import start_projector
 from server.config import Settings
 from server.stores import connect
 
@@ -78,18 +76,7 @@ async def run_case(
     projector = Projector(stores.redis, stores.journal, stores.records)
     child = None
     if projector_process:  # as `fairlot serve` runs it: a child process, on the other core
-        env = dict(os.environ)
-        env["REDIS_URL"] = settings.redis_url or ""
-        env["DATABASE_URL"] = settings.database_url or ""
-        env["FAIRLOT_REDIS_PREFIX"] = settings.redis_prefix
-        env["FAIRLOT_PG_SCHEMA"] = settings.pg_schema
-        # A one-off spawn before the measured window.
-        child = subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, "-m", "engine.projector"],
-            env=env,
-            cwd=ROOT,
-            preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
-        )
+        child = start_projector(settings)
     else:
         projector.start()
     saved_batch = actor_module.MAX_BATCH

@@ -24,8 +24,8 @@ from websockets.exceptions import WebSocketException
 from bidding import Envelope, replay
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from engine.journal_redis import decode_event
-from server.auth import TokenSigner
-from tests.liveserver import ROOT, TEST_SECRET, wait_ready
+from server.config import Settings
+from tests.liveserver import ROOT, mint_token, server_env, wait_ready
 
 
 @dataclass
@@ -75,14 +75,9 @@ class KillableServer:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def env(self) -> dict[str, str]:
-        import os
-
-        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+        stores = Settings(redis_url=self.stores.redis.url, database_url=self.stores.postgres.url)
+        env = server_env(stores, self.data_dir)
         env.update(
-            REDIS_URL=self.stores.redis.url,
-            DATABASE_URL=self.stores.postgres.url,
-            FAIRLOT_SECRET=TEST_SECRET,
-            FAIRLOT_DATA_DIR=str(self.data_dir),
             # a load test from one IP: the per-user/IP limits would otherwise cap it
             FAIRLOT_RATE_USER_PER_S="5000",
             FAIRLOT_RATE_USER_BURST="5000",
@@ -119,8 +114,7 @@ class KillableServer:
                 self.kill()
 
 
-def token(user: str, role: str = "bidder") -> str:
-    return TokenSigner(TEST_SECRET.encode()).mint(user, role, time.time_ns() // 1_000_000 + 3_600_000)
+token = mint_token
 
 
 @dataclass

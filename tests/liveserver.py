@@ -22,6 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-0123456789abcdef"
 
 
+def mint_token(user: str, role: str = "bidder", ttl_ms: int = 3_600_000) -> str:
+    """A bearer token signed with the test servers' secret."""
+    return TokenSigner(TEST_SECRET.encode()).mint(user, role, time.time_ns() // 1_000_000 + ttl_ms)
+
+
 @dataclass
 class LiveServer:
     proc: subprocess.Popen[bytes]
@@ -37,7 +42,7 @@ class LiveServer:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def token(self, user: str, role: str = "bidder", ttl_ms: int = 3_600_000) -> str:
-        return TokenSigner(TEST_SECRET.encode()).mint(user, role, time.time_ns() // 1_000_000 + ttl_ms)
+        return mint_token(user, role, ttl_ms)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

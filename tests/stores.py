@@ -13,7 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.embedded import EmbeddedPostgres, EmbeddedRedis
+from server.config import Settings
+from server.stores import EmbeddedStores, start_embedded
 
 
 @dataclass
@@ -21,37 +22,32 @@ class StoreServers:
     redis_url: str
     database_url: str
     embedded: bool
-    redis: EmbeddedRedis | None = None
-    postgres: EmbeddedPostgres | None = None
+    started: EmbeddedStores | None = None
     tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def stop(self) -> None:
-        for child in (self.redis, self.postgres):
-            if child is not None:
-                child.stop()
+        if self.started is not None:
+            self.started.stop()
         if self.tmp is not None:
             self.tmp.cleanup()
 
 
 def start_store_servers() -> StoreServers:
+    """The URLs from the environment when both are set, else what ``fairlot serve``
+    would start (the same ``start_embedded``), under a temporary folder."""
     redis_url = os.environ.get("REDIS_URL") or None
     database_url = os.environ.get("DATABASE_URL") or None
     if redis_url and database_url:
         return StoreServers(redis_url, database_url, embedded=False)
     tmp = tempfile.TemporaryDirectory(prefix="fairlot-test-")
-    servers = StoreServers("", "", embedded=True, tmp=tmp)
     try:
-        if redis_url is None:
-            servers.redis = EmbeddedRedis(Path(tmp.name))
-            redis_url = servers.redis.start()
-        if database_url is None:
-            servers.postgres = EmbeddedPostgres(Path(tmp.name))
-            database_url = servers.postgres.start()
+        wanted = Settings(data_dir=Path(tmp.name), redis_url=redis_url, database_url=database_url)
+        settings, started = start_embedded(wanted)
     except BaseException:
-        servers.stop()
+        tmp.cleanup()
         raise
-    servers.redis_url, servers.database_url = redis_url, database_url
-    return servers
+    assert settings.redis_url and settings.database_url
+    return StoreServers(settings.redis_url, settings.database_url, embedded=True, started=started, tmp=tmp)
 
 
 def unique_name(prefix: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,15 +13,7 @@ import asyncpg
 import redis
 
 from engine.embedded import EmbeddedPostgres, EmbeddedRedis
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+from tests.procs import alive
 
 
 async def test_embedded_stores_serve_and_stop(tmp_path: Path) -> None:
@@ -36,11 +27,11 @@ async def test_embedded_stores_serve_and_stop(tmp_path: Path) -> None:
         assert await conn.fetchval("SELECT 41 + 1") == 42
         await conn.close()
         pids = [r.pid, p.pid]
-        assert all(pid is not None and _alive(pid) for pid in pids)
+        assert all(pid is not None and alive(pid) for pid in pids)
     finally:
         r.stop()
         p.stop()
-    assert not any(_alive(pid) for pid in pids if pid is not None)
+    assert not any(alive(pid) for pid in pids if pid is not None)
 
 
 def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
@@ -61,11 +52,11 @@ def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
     assert proc.stdout is not None
     line = proc.stdout.readline().decode()
     pids = [int(x) for x in line.split()]
-    assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+    assert len(pids) == 2 and all(alive(pid) for pid in pids)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     proc.stdout.close()
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+    while time.monotonic() < deadline and any(alive(pid) for pid in pids):
         time.sleep(0.05)
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,10 +20,9 @@ from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 
 from server.app import create_app
-from server.auth import TokenSigner
 from server.config import Settings
+from tests.liveserver import TEST_SECRET, mint_token
 
-TEST_SECRET = "test-secret-0123456789abcdef"
 FAR_FUTURE = 4_102_444_800_000
 JSON_SUB: Any = ["fairlot.v1.json"]
 
@@ -44,7 +42,7 @@ class Running:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def token(self, user: str, role: str = "bidder", ttl_ms: int = 3_600_000) -> str:
-        return TokenSigner(TEST_SECRET.encode()).mint(user, role, time.time_ns() // 1_000_000 + ttl_ms)
+        return mint_token(user, role, ttl_ms)
 
     def auth(self, user: str = "host-1", role: str = "host") -> dict[str, str]:
         return {"authorization": f"Bearer {self.token(user, role)}"}

@@ -114,7 +114,7 @@ class Registry:
         if head and head[0]["seq"] == 1:
             first = envelope(head[0])
         else:
-            older = await self.records.read(stream_id, 0)
+            older = await self.records.read(stream_id, 0, count=1)  # only its created event
             if not older:
                 raise NotFound(f"no auction {stream_id!r}")
             first = envelope(older[0])

@@ -81,7 +81,8 @@ class RecordStore(ABC):
         existing (stream, seq) raises SequenceError. Returns how many were new."""
 
     @abstractmethod
-    async def read(self, stream: str, after_seq: int = 0) -> list[dict[str, Any]]: ...
+    async def read(self, stream: str, after_seq: int = 0, count: int | None = None) -> list[dict[str, Any]]:
+        """Stored events with seq > after_seq in order (at most ``count``)."""
 
     @abstractmethod
     async def upsert_views(self, views: Sequence[Mapping[str, Any]]) -> None:

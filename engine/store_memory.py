@@ -78,9 +78,10 @@ class MemoryRecordStore(RecordStore):
                 new += 1
         return new
 
-    async def read(self, stream: str, after_seq: int = 0) -> list[dict[str, Any]]:
+    async def read(self, stream: str, after_seq: int = 0, count: int | None = None) -> list[dict[str, Any]]:
         bucket = self._events.get(stream, {})
-        return [dict(bucket[s]) for s in sorted(bucket) if s > after_seq]
+        out = [dict(bucket[s]) for s in sorted(bucket) if s > after_seq]
+        return out if count is None else out[:count]
 
     async def upsert_views(self, views: Sequence[Mapping[str, Any]]) -> None:
         for view in views:

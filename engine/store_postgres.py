@@ -114,10 +114,13 @@ class PostgresStore(RecordStore):
                         )
                 return len(inserted)
 
-    async def read(self, stream: str, after_seq: int = 0) -> list[dict[str, Any]]:
+    async def read(self, stream: str, after_seq: int = 0, count: int | None = None) -> list[dict[str, Any]]:
         with unavailable_on(UNREACHABLE, "Postgres"):
             rows = await self.pool.fetch(
-                "SELECT payload FROM events WHERE stream = $1 AND seq > $2 ORDER BY seq", stream, after_seq
+                "SELECT payload FROM events WHERE stream = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                stream,
+                after_seq,
+                count,  # NULL: no limit
             )
         return [dict(r["payload"]) for r in rows]
 

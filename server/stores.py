@@ -85,7 +85,7 @@ class Stores:
         # forever: give it a moment, then cut every connection.
         try:
             await asyncio.wait_for(self.pool.close(), 5)
-        except (TimeoutError, Exception):
+        except Exception:  # TimeoutError included
             self.pool.terminate()
 
 

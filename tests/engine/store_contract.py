@@ -88,6 +88,7 @@ class RecordStoreContract:
         assert await r.append([event("a", 2), event("a", 3)]) == 1
         assert [e["seq"] for e in await r.read("a")] == [1, 2, 3]
         assert await r.read("a", after_seq=2) == [event("a", 3)]
+        assert [e["seq"] for e in await r.read("a", count=2)] == [1, 2]
         assert await r.held_seq("a") == 3 and await r.held_seq("b") == 0
 
     async def test_different_event_at_same_place_is_refused_atomically(self) -> None:

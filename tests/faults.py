@@ -248,6 +248,37 @@ async def wait_until(predicate: Any, within: float, step: float = 0.05) -> bool:
     return False
 
 
+async def reconcile(server: KillableServer, tally: Tally, rooms: list[str]) -> tuple[int, int]:
+    """(acknowledged, found exactly once in the journal) over ``rooms``; asserts that the
+    server's state of each room equals an offline replay of its journal."""
+    acked = recovered = 0
+    for room in rooms:
+        events = await journal_events(server.stores.redis.url, room)
+        n_acked, n_found, offline = check_against_log(events, tally, room)
+        acked += n_acked
+        recovered += n_found
+        view = await auction_view(server, room)
+        assert view["state_hash"] == offline, f"{room}: server state must equal an offline replay"
+    return acked, recovered
+
+
+def english(end: int) -> dict[str, Any]:
+    return {"currency": "EUR", "opening": 100, "end": end}
+
+
+@contextlib.asynccontextmanager
+async def fault_server(base: Path, rooms: int, end: int) -> Any:
+    """Own stores, a killable ``fairlot serve`` on them, and ``rooms`` English auctions;
+    everything started is stopped on the way out."""
+    with own_stores(base / "stores") as stores:
+        server = KillableServer(stores, base / "server")
+        server.start()
+        try:
+            yield server, [await create_auction(server, english(end)) for _ in range(rooms)]
+        finally:
+            server.stop()
+
+
 @contextlib.contextmanager
 def own_stores(base: Path) -> Any:
     stores = OwnStores.start(base)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bidding import Envelope, Stream, get_format, replay
-from engine.actor import AuctionActor
+from engine.actor import SNAPSHOT_LAYOUT, AuctionActor
 from engine.clock import Clock
 from engine.commit import GroupCommitter
 from engine.errors import NotFound, Unavailable
@@ -77,7 +77,8 @@ class Registry:
             events = older + [e for e in events if e["seq"] > covered]
         return events
 
-    async def _snapshot(self, stream_id: str) -> Stream[Any] | None:
+    async def _snapshot(self, stream_id: str) -> tuple[Stream[Any], int] | None:
+        """The latest snapshot's stream (memory empty) and the seq its memory starts at."""
         try:
             snap = await self.records.latest_snapshot(stream_id)
         except Unavailable:
@@ -85,23 +86,26 @@ class Registry:
         if snap is None:
             return None
         try:
-            stream = pickle.loads(snap.blob)
+            layout, memory_start, stream = pickle.loads(snap.blob)
         except Exception as exc:
             log.warning("snapshot of %s at %d unreadable (%s): full replay", stream_id, snap.seq, exc)
             return None
         if (
-            not isinstance(stream, Stream)
+            layout != SNAPSHOT_LAYOUT
+            or not isinstance(stream, Stream)
+            or not isinstance(memory_start, int)
+            or not 1 <= memory_start <= snap.seq + 1
             or stream.version != snap.seq
             or stream.state_hash() != snap.state_hash
         ):
             log.warning("snapshot of %s at %d does not match its hash: full replay", stream_id, snap.seq)
             return None
-        return stream
+        return stream, memory_start
 
     async def rebuild(self, stream_id: str) -> tuple[Stream[Any], Envelope]:
         """The stream as the durable log says, and its created event."""
-        stream = await self._snapshot(stream_id)
-        if stream is None:
+        snapshot = await self._snapshot(stream_id)
+        if snapshot is None:
             events = await self.load_events(stream_id)
             if not events:
                 raise NotFound(f"no auction {stream_id!r}")
@@ -118,8 +122,18 @@ class Registry:
             if not older:
                 raise NotFound(f"no auction {stream_id!r}")
             first = envelope(older[0])
-        for e in await self.load_events(stream_id, stream.version):
-            stream.apply(envelope(e))
+        stream, memory_start = snapshot
+        known: list[Envelope] = []
+        for e in await self.load_events(stream_id, memory_start - 1):
+            env = envelope(e)
+            if env.seq <= stream.version:
+                known.append(env)  # already in the state: only the idempotency memory
+            else:
+                if known:
+                    stream.relearn(known)
+                    known = []
+                stream.apply(env)
+        stream.relearn(known)
         return stream, first
 
     def _spawn(self, stream: Stream[Any], created: Envelope) -> AuctionActor:

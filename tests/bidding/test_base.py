@@ -259,3 +259,39 @@ def test_events_carry_their_canonical_bytes() -> None:
     changed = (s.log or [])[2]._replace(time=99)
     assert changed.canonical() == Envelope(*changed).canonical()  # no stale cache on copies
     assert changed.compute_hash() != changed.hash
+
+
+def _memory(s: Stream[Any]) -> list[tuple[tuple[str, str], Any]]:
+    return [(key, s._outcomes[key][1]) for key in s._logged]
+
+
+def test_forgetful_copy_plus_relearn_equals_full_replay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compact snapshot (state without memory) + the events from memory_start rebuild
+    exactly the idempotency memory of a full replay, inside and beyond the window."""
+    import pickle
+
+    monkeypatch.setattr("bidding.base.IDEMPOTENCY_WINDOW", 6)
+    for n in (0, 3, 6, 7, 20):
+        s = english()
+        _bids(s, n)
+        log = list(s.log or [])
+        start = s.memory_start()
+        assert start == (log[max(0, len(log) - 6)].seq if n else 1)
+        copy = pickle.loads(pickle.dumps(s.forgetful_copy()))
+        assert copy._outcomes == {} and copy.log is None
+        copy.relearn(log[start - 1 :])
+        full = replay(log)
+        assert _memory(copy) == _memory(full)
+        assert copy.state_hash() == s.state_hash() == full.state_hash()
+        assert copy.memory_start() == start
+
+
+def test_relearn_refuses_events_the_state_has_not_seen() -> None:
+    s = played()
+    log = list(s.log or [])
+    copy = s.forgetful_copy()
+    with pytest.raises(SequenceError):
+        copy.relearn([*log, seal("lot", 5, log[-1].hash, 4, "x", "a", "c", {})])
+    forged = seal("lot", s.version, GENESIS, 3, "bid", "cat", "3", {})
+    with pytest.raises(ChainError):
+        s.forgetful_copy().relearn([forged])

@@ -22,6 +22,9 @@ from bidding import Envelope, Stream, get_format, replay
 from engine.actor import SNAPSHOT_LAYOUT, AuctionActor
 from engine.clock import Clock
 from engine.commit import GroupCommitter
+from engine.draw_format import DRAW_FORMAT
+from engine.draw_service import DrawService
+from engine.draw_store import DrawStore
 from engine.errors import NotFound, Unavailable
 from engine.formats import load_formats
 from engine.projection import auction_row
@@ -57,6 +60,9 @@ class Registry:
         self._actors: dict[str, AuctionActor] = {}
         self._loading: dict[str, asyncio.Future[AuctionActor]] = {}
         self._listeners: list[Listener] = []
+        #: Durable draws (``draw:<id>`` streams of the ``draw`` format) and host API keys.
+        assert DRAW_FORMAT.kind == "draw"  # imported above: registered before any replay
+        self.draws = DrawService(self, DrawStore(getattr(records, "pool", None)), clock)
 
     def add_listener(self, listener: Listener) -> None:
         """Called with every durable batch of events, in order, per stream."""
@@ -158,6 +164,7 @@ class Registry:
         )
         self._actors[stream_id] = actor
         actor.start()
+        self.draws.on_spawn(actor)
         return actor
 
     # -- public ---------------------------------------------------------------------
@@ -215,9 +222,11 @@ class Registry:
             except NotFound:
                 continue
             recovered.append(stream_id)
+        await self.draws.recover()
         return recovered
 
     async def stop(self) -> None:
+        await self.draws.stop()
         for actor in list(self._actors.values()):
             await actor.stop()
         self._actors.clear()

@@ -8,20 +8,31 @@ receives the salt in a receipt and can check the binding.
 The leaf is a fixed 40-byte layout, ``id_commit (32) || weight (8, big-endian)``: a
 canonical encoding of ``{id_commit, weight}`` that costs one concatenation per entry
 (a JSON object per entry would cost seconds at a million entries).
+
+``build_leaves`` runs in C when the optional extension ``draws._accel`` is built (see
+setup.py), else ``build_leaves_pure``; both give the same bytes (tests/draws/test_accel.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from operator import add, itemgetter
-from typing import Any
+from typing import Any, overload
 
 from draws.errors import ReceiptInvalid
 from draws.merkle import MerkleTree, hash_leaves, verify_inclusion
+
+try:
+    from draws import _accel
+except ImportError:  # not built (see setup.py): the pure code gives the same answers
+    _accel = None  # type: ignore[assignment]
+
+#: True when ``build_leaves`` and ``merkle_root`` run in C (``draws._accel``).
+ACCELERATED = _accel is not None
 
 LEAF_SIZE = 40
 LEAVES_MAGIC = b"fairlot-leaves/1\n"
@@ -67,6 +78,43 @@ def leaf_weight(leaf: bytes) -> int:
     return int.from_bytes(leaf[32:], "big")
 
 
+class SortedView(Sequence[bytes]):
+    """``item(order[i])`` at position i, computed on access (nothing is copied).
+
+    Salts and identities are needed in sorted order only for the odd receipt; building a
+    million-item list of them would cost more than hashing them did.
+    """
+
+    __slots__ = ("_item", "_order")
+
+    def __init__(self, order: Sequence[int], item: Callable[[int], bytes]) -> None:
+        self._order = order
+        self._item = item
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, i: int) -> bytes: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[bytes]: ...
+    def __getitem__(self, i: int | slice) -> bytes | list[bytes]:
+        if isinstance(i, slice):
+            return list(map(self._item, self._order[i]))
+        return self._item(self._order[i])
+
+    def __iter__(self) -> Iterator[bytes]:
+        return map(self._item, self._order)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"SortedView({len(self)} items)"
+
+
 @dataclass(frozen=True, slots=True)
 class PrivateLeaves:
     """The host's view: sorted leaves, the tree, and which entry sits at each position.
@@ -77,8 +125,8 @@ class PrivateLeaves:
 
     leaves: list[bytes]
     order: list[int]
-    salts: list[bytes]
-    identities: list[bytes]
+    salts: Sequence[bytes]
+    identities: Sequence[bytes]
     tree: MerkleTree
 
     @property
@@ -119,6 +167,8 @@ def unsorted_leaves(
     """
     if len(host_secret) < 16:
         raise ValueError("the host secret must be at least 16 bytes")
+    if len(ids) != len(weights):
+        raise ValueError("one weight per identity")
     salts = salts_for(host_secret, ids)
     leaves = list(map(add, id_commits_for(salts, ids), weight_bytes(weights)))
     return salts, leaves
@@ -144,7 +194,26 @@ def split_keys(keys: Sequence[bytes]) -> tuple[list[bytes], list[int]]:
 
 
 def build_leaves(host_secret: bytes, identities: Sequence[str], weights: Sequence[int]) -> PrivateLeaves:
-    """Salt, commit, encode, sort and tree the eligible entries."""
+    """Salt, commit, encode, sort and tree the eligible entries (in C when it is built)."""
+    if _accel is None:
+        return build_leaves_pure(host_secret, identities, weights)
+    if len(host_secret) < 16:
+        raise ValueError("the host secret must be at least 16 bytes")
+    if len(identities) != len(weights):
+        raise ValueError("one weight per identity")
+    ids = tuple(identities)
+    leaves, order, salts, levels = _accel.build_leaves(host_secret, ids, weights)
+    return PrivateLeaves(
+        leaves=leaves,
+        order=order,
+        salts=SortedView(order, lambda j: salts[32 * j : 32 * j + 32]),
+        identities=SortedView(order, lambda j: ids[j].encode()),
+        tree=MerkleTree.from_blobs(levels),
+    )
+
+
+def build_leaves_pure(host_secret: bytes, identities: Sequence[str], weights: Sequence[int]) -> PrivateLeaves:
+    """``build_leaves`` in Python only: the reference the accelerator is tested against."""
     ids = list(map(str.encode, identities))  # UTF-8
     salts, leaves = unsorted_leaves(host_secret, ids, weights)
     sorted_leaves, order = split_keys(sorted(index_keys(leaves)))

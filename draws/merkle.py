@@ -6,7 +6,8 @@ library. Building is bottom-up: pair neighbours, promote an odd last node unchan
 gives exactly RFC 9162's MTH (largest power of two split), see the tests.
 
 Speed: a million leaves means two million SHA-256 calls, so hashing runs through ``map``
-over the C functions (no Python frame per hash).
+over the C functions (no Python frame per hash), or, when the optional extension
+``draws._accel`` is built, in C altogether (same bytes; ``tests/draws/test_accel.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from operator import add
+
+try:
+    from draws import _accel
+except ImportError:  # not built (see setup.py): the pure code gives the same answers
+    _accel = None  # type: ignore[assignment]
 
 _sha256 = hashlib.sha256
 _digest = type(_sha256()).digest
@@ -56,12 +62,25 @@ def tree_levels(leaf_hashes: Sequence[bytes], height: int | None = None) -> list
 
 
 class MerkleTree:
-    """All levels of the tree over given leaf hashes, kept to answer audit paths."""
+    """All levels of the tree over given leaf hashes, kept to answer audit paths.
 
-    __slots__ = ("levels",)
+    Each level is stored as one bytes object, its 32-byte hashes back to back: a million
+    leaves make two million nodes, which as separate objects cost more than hashing them.
+    """
+
+    __slots__ = ("_blobs",)
 
     def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
-        self.levels = tree_levels(leaf_hashes)
+        self._blobs = [b"".join(level) for level in tree_levels(leaf_hashes)]
+
+    @classmethod
+    def from_blobs(cls, blobs: Sequence[bytes]) -> MerkleTree:
+        """A tree from its levels, each one bytes object (what ``draws._accel`` returns)."""
+        if not blobs or any(len(b) % 32 for b in blobs):
+            raise ValueError("levels are whole 32-byte hashes")
+        tree = cls.__new__(cls)
+        tree._blobs = list(blobs)
+        return tree
 
     @classmethod
     def from_parts(cls, parts: Sequence[list[list[bytes]]]) -> MerkleTree:
@@ -75,35 +94,50 @@ class MerkleTree:
             raise ValueError("slices must share a height and align to 2**height leaves")
         levels = [[node for p in parts for node in p[j]] for j in range(height + 1)]
         top = next((j for j, level in enumerate(levels) if len(level) <= 1), height)
-        tree = cls.__new__(cls)
-        tree.levels = levels[:top] + tree_levels(levels[top])
-        return tree
+        return cls.from_blobs([b"".join(level) for level in levels[:top] + tree_levels(levels[top])])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MerkleTree) and self._blobs == other._blobs
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def levels(self) -> list[list[bytes]]:
+        """Level 0 (the leaf hashes) up to the root, as lists of 32-byte hashes."""
+        return [[blob[i : i + 32] for i in range(0, len(blob), 32)] for blob in self._blobs]
 
     @property
     def size(self) -> int:
         """Number of leaves."""
-        return len(self.levels[0])
+        return len(self._blobs[0]) // 32
 
     @property
     def root(self) -> bytes:
         """RFC 9162 MTH; the hash of the empty string for an empty tree."""
-        return self.levels[-1][0] if self.levels[0] else EMPTY_ROOT
+        return self._blobs[-1][:32] if self._blobs[0] else EMPTY_ROOT
 
     def audit_path(self, index: int) -> list[bytes]:
         """RFC 9162 PATH(index, D[n]): sibling hashes from the leaf up to the root."""
         if not 0 <= index < self.size:
             raise IndexError(f"leaf {index} outside a tree of {self.size}")
         path: list[bytes] = []
-        for level in self.levels[:-1]:
-            sibling = index ^ 1
-            if sibling < len(level):
-                path.append(level[sibling])
+        for blob in self._blobs[:-1]:
+            sibling = (index ^ 1) * 32
+            if sibling < len(blob):
+                path.append(blob[sibling : sibling + 32])
             index >>= 1
         return path
 
 
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
-    """Root over raw leaves (hashing them as RFC 9162 leaves)."""
+    """Root over raw leaves (hashing them as RFC 9162 leaves); in C when it is built."""
+    if _accel is not None:
+        return _accel.merkle_root(leaves)
+    return merkle_root_pure(leaves)
+
+
+def merkle_root_pure(leaves: Sequence[bytes]) -> bytes:
+    """``merkle_root`` in Python only: the reference the accelerator is tested against."""
     level = hash_leaves(leaves)
     if not level:
         return EMPTY_ROOT

@@ -227,9 +227,51 @@ IDEMPOTENCY_WINDOW = 10_000
 UNLOGGED_WINDOW = 1_000
 
 _Key = tuple[str, str]
-#: What the idempotency memory keeps per ``(actor, command_id)``: the command as
-#: this instance received it (``None`` when learnt from the log) and its outcome.
-_Outcome = tuple[Command | None, tuple[Envelope, ...] | Rejected]
+#: A logged outcome as the memory keeps it: ``(canonical body bytes, hash)`` of each
+#: event, flattened. Why not the envelopes: the window holds 10,000 outcomes per
+#: stream, and envelopes (tuple subclasses with a ``__dict__``) are objects the cyclic
+#: GC must traverse on every collection; with thousands of streams its passes took
+#: hundreds of milliseconds. Bytes and str in a plain tuple are not tracked at all.
+#: A retry, which is rare, rebuilds equal envelopes from the bytes.
+_Frozen = tuple[bytes | str, ...]
+#: What the idempotency memory keeps per ``(actor, command_id)``: the command's
+#: fingerprint as this instance received it (``None`` when learnt from the log) and
+#: its outcome: the frozen events, or the rejection / no-op for unlogged commands.
+_Outcome = tuple[object, _Frozen | Rejected]
+_TYPE_TAGS: dict[type, str] = {}
+
+
+def _fingerprint(command: Command) -> object:
+    """What a retry must equal: for tuple commands (``PlaceBid``) their type name and
+    fields as a plain tuple (untracked by the GC); other commands compare by value and
+    type themselves (frozen dataclasses)."""
+    if isinstance(command, tuple):
+        cls = type(command)
+        tag = _TYPE_TAGS.get(cls)
+        if tag is None:
+            tag = _TYPE_TAGS[cls] = f"{cls.__module__}.{cls.__qualname__}"
+        return (tag, *command)
+    return command
+
+
+def _freeze(events: tuple[Envelope, ...]) -> _Frozen:
+    out: list[bytes | str] = []
+    for env in events:
+        out.append(env.canonical())
+        out.append(env.hash)
+    return tuple(out)
+
+
+def _thaw(frozen: _Frozen) -> tuple[Envelope, ...]:
+    """Equal envelopes (with their canonical bytes) from :func:`_freeze` output."""
+    out: list[Envelope] = []
+    for i in range(0, len(frozen), 2):
+        raw = frozen[i]
+        assert isinstance(raw, bytes)
+        env = _tuple_new(SealedEnvelope, (*orjson.loads(raw), frozen[i + 1]))
+        env._raw = raw
+        out.append(env)
+    return tuple(out)
 
 
 class Stream(Generic[S]):
@@ -320,22 +362,20 @@ class Stream(Generic[S]):
             {"kind": fmt.kind, "params": normalized},
         )
         stream._advance(env)
-        stream._remember_logged((actor, command_id), None, (env,))
+        stream._remember_logged((actor, command_id), None, _freeze((env,)))
         return stream
 
     # -- idempotency memory -------------------------------------------------------------
 
-    def _remember_logged(self, key: _Key, command: Command | None, events: tuple[Envelope, ...]) -> None:
+    def _remember_logged(self, key: _Key, fingerprint: object, events: _Frozen) -> None:
         """Remember a new command that produced events; forget the oldest beyond the window."""
         logged = self._logged
         if len(logged) >= IDEMPOTENCY_WINDOW:
             del self._outcomes[logged.popleft()]
         logged.append(key)
-        self._outcomes[key] = (command, events)
+        self._outcomes[key] = (fingerprint, events)
 
-    def _remember_unlogged(
-        self, key: _Key, command: Command, outcome: tuple[Envelope, ...] | Rejected
-    ) -> None:
+    def _remember_unlogged(self, key: _Key, command: Command, outcome: _Frozen | Rejected) -> None:
         """Remember a command that left no event (a rejection or a no-op)."""
         unlogged = self._unlogged
         outcomes = self._outcomes
@@ -345,17 +385,17 @@ class Stream(Generic[S]):
             if entry is not None and (isinstance(entry[1], Rejected) or not entry[1]):
                 del outcomes[old]  # unless the log has since given that key events
         unlogged.append(key)
-        outcomes[key] = (command, outcome)
+        outcomes[key] = (_fingerprint(command), outcome)
 
     @staticmethod
     def _repeat(prior: _Outcome, command: Command) -> tuple[Envelope, ...]:
         """The first outcome of a retried command (or the refusal of a reused id)."""
         first, outcome = prior
-        if first is not None and (type(first) is not type(command) or first != command):
+        if first is not None and first != _fingerprint(command):
             raise Rejected(Code.DUPLICATE_COMMAND_ID, "command id reused for another command")
         if isinstance(outcome, Rejected):
             raise outcome
-        return outcome
+        return _thaw(outcome)
 
     # -- writing ----------------------------------------------------------------------
 
@@ -431,13 +471,16 @@ class Stream(Generic[S]):
             if len(logged) >= IDEMPOTENCY_WINDOW:
                 del self._outcomes[logged.popleft()]
             logged.append(key)
-            self._outcomes[key] = (command, result)
+            self._outcomes[key] = (
+                _fingerprint(command),
+                (raw, head) if len(result) == 1 else _freeze(result),
+            )
             if velocity is not None:
                 velocity.record(actor, now)
             if ledger is not None:
                 ledger.update(stream_id, self.fmt.exposure(state))
         else:
-            self._remember_unlogged(key, command, result)
+            self._remember_unlogged(key, command, ())
         return result
 
     # -- following / replay -----------------------------------------------------------
@@ -468,13 +511,14 @@ class Stream(Generic[S]):
         """Put a logged event into the idempotency memory; True if it starts a command."""
         key = (env.actor, env.command_id)
         prior = self._outcomes.get(key)
+        frozen = (env.canonical(), env.hash)
         if prior is not None and prior[1] and not isinstance(prior[1], Rejected):
             # a later event of the same command (commands may cause several events)
-            self._outcomes[key] = (prior[0], (*prior[1], env))
+            self._outcomes[key] = (prior[0], (*prior[1], *frozen))
             return False
         if prior is not None:  # an unlogged outcome here, now given events by the log
             del self._outcomes[key]
-        self._remember_logged(key, None, (env,))
+        self._remember_logged(key, None, frozen)
         return True
 
     # -- compact snapshots ------------------------------------------------------------
@@ -491,7 +535,7 @@ class Stream(Generic[S]):
             return self.version + 1
         outcome = self._outcomes[self._logged[0]][1]
         assert not isinstance(outcome, Rejected) and outcome
-        return outcome[0].seq
+        return _thaw(outcome[:2])[0].seq
 
     def forgetful_copy(self) -> Stream[S]:
         """A shallow copy without the idempotency memory and the log, to be pickled.
@@ -587,7 +631,7 @@ def replay(
         fmt, first.stream_id, fmt.initial(normalized), velocity=velocity, ledger=ledger
     )
     stream._advance(first)
-    stream._remember_logged((first.actor, first.command_id), None, (first,))
+    stream._remember_logged((first.actor, first.command_id), None, _freeze((first,)))
     for env in it:
         stream.apply(env, verify_hash=verify_hash)
     return stream

@@ -381,7 +381,9 @@ class DrawFormat:
     def next_deadline(self, state: DrawState) -> int | None:
         if state.status != REVEALING or state.drawn_ms is None:
             return None
-        return state.drawn_ms + state.reveal_interval_ms * (len(state.revealed) + 1)
+        # At least 1 ms apart: each reveal gets its own deadline (the actor re-arms a timer
+        # only for a new deadline), so an interval of 0 reveals them in quick succession.
+        return state.drawn_ms + max(1, state.reveal_interval_ms) * (len(state.revealed) + 1)
 
     def timer_command(self, state: DrawState, deadline: int, command_id: str) -> RevealNext:
         return RevealNext(command_id)
@@ -411,7 +413,9 @@ class DrawFormat:
             "commitment": state.commitment,
             "commitment_hash": state.commitment_hash or None,
             "ready_at_ms": state.ready_at_ms,
-            "reveal_interval_ms": state.reveal_interval_ms or p["reveal_interval_ms"],
+            "reveal_interval_ms": p["reveal_interval_ms"]
+            if state.ready_at_ms is None
+            else state.reveal_interval_ms,
             "revealed": list(state.revealed),
             "next_reveal_ms": self.next_deadline(state),
             "certificate_hash": state.certificate_hash or None,

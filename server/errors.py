@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from engine import draw_service as draw_errors
 from engine import errors as engine_errors
 
 
@@ -30,6 +31,8 @@ ENGINE_TABLE: dict[type[BaseException], ErrorMapping] = {
     engine_errors.SequenceError: ErrorMapping(409, None),
     engine_errors.StoreStartError: ErrorMapping(503, None),
     engine_errors.MigrationError: ErrorMapping(503, None),
+    draw_errors.DrawRefused: ErrorMapping(409, None),  # server.draws_rest uses its own status
+    draw_errors.DrawFailed: ErrorMapping(503, None),  # the stored upload no longer matches
     engine_errors.EngineError: ErrorMapping(500, None),
 }
 
@@ -47,6 +50,9 @@ REJECTION_STATUS: dict[str, int] = {
     "bad_request": 400,
     "unavailable": 503,
     "not_admitted": 429,
+    "draw_state": 409,
+    "draw_committed": 409,
+    "too_few_entries": 422,
 }
 
 # WebSocket close codes the server itself uses (the protocol's own are in

@@ -31,11 +31,14 @@ from bidding import (
 from bidding.errors import TranscriptError
 from engine.errors import EngineError, NotFound
 from engine.projection import event_redactor, public_view
+from server import draws_rest
 from server.auth import AuthError, Identity
 from server.errors import ApiError, error_body, rejection_status
 
 MAX_BODY = 64 * 1024
 SALE_FORMAT = "flash"
+DRAW_FORMAT = "draw"  # draws have their own routes (server.draws_rest)
+API_KEY_NEVER_EXPIRES = 2**53 - 1
 
 
 class ORJSONResponse(JSONResponse):
@@ -67,6 +70,12 @@ def identify(request: Request) -> Identity | None:
             return None
     elif scheme.lower() != "bearer" or not token:
         raise ApiError("unauthorized", "use 'Authorization: Bearer <token>'", 401)
+    if token.startswith("flk_"):  # a host API key (POST /apikeys), not a signed token
+        registry = getattr(request.app.state, "registry", None)
+        row = registry.draws.api_key(token) if registry is not None else None
+        if row is None:
+            raise ApiError("invalid_token", "unknown or revoked API key", 401)
+        return Identity(row.user_id, row.role, API_KEY_NEVER_EXPIRES)
     try:
         identity: Identity = request.app.state.signer.check(token, request.app.state.clock.now())
     except AuthError as exc:
@@ -146,7 +155,9 @@ async def _actor(request: Request, sale: bool | None = None) -> Any:
         actor = await request.app.state.registry.get(auction_id)
     except NotFound:
         raise ApiError("not_found", f"no such id {auction_id[:128]!r}", 404) from None
-    if sale is not None and (actor.stream.fmt.kind == SALE_FORMAT) != sale:
+    if actor.stream.fmt.kind == DRAW_FORMAT or (
+        sale is not None and (actor.stream.fmt.kind == SALE_FORMAT) != sale
+    ):
         raise ApiError("not_found", f"no {'sale' if sale else 'auction'} {auction_id[:128]!r}", 404)
     return actor
 
@@ -177,7 +188,7 @@ async def _list(request: Request, sale: bool) -> Response:
     rows = await request.app.state.stores.records.list_auctions()
     out = []
     for r in rows:
-        if (r["format"] == SALE_FORMAT) != sale:
+        if (r["format"] == SALE_FORMAT) != sale or r["format"] == DRAW_FORMAT:
             continue
         if kind is not None and r["format"] != kind:
             continue
@@ -315,4 +326,5 @@ routes = [
     Route("/sales/{auction_id}", get_sale),
     Route("/sales/{auction_id}/close", close_sale, methods=["POST"]),
     Route("/sales/{auction_id}/events", auction_events),
+    *draws_rest.routes,
 ]

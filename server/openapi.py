@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from server.draws_openapi import DRAW_PATHS, DRAW_SCHEMAS
+
 __all__ = ["SPEC", "render_docs", "routes"]
 
 
@@ -70,7 +72,12 @@ SPEC: dict[str, Any] = {
     "components": {
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "description": "`fairlot token USER --role host`"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "a host token"},
+            "apiKey": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-API-Key",
+                "description": "a host API key (POST /apikeys) or a token",
+            },
         },
         "schemas": {
             "Error": {
@@ -381,6 +388,9 @@ SPEC: dict[str, Any] = {
     },
 }
 
+SPEC["components"]["schemas"].update(DRAW_SCHEMAS)
+SPEC["paths"].update(DRAW_PATHS)
+
 _SPEC_BYTES = orjson.dumps(SPEC)
 
 
@@ -408,11 +418,14 @@ def render_docs(spec: dict[str, Any]) -> str:
                 parts.append(f"<li>{esc(p['in'])} <code>{esc(p['name'])}</code></li>")
             body = op.get("requestBody")
             if body:
-                ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-                schema = spec["components"]["schemas"][ref]
-                parts.append(
-                    f"<li>body <code>{esc(ref)}</code>: <pre>{esc(orjson.dumps(schema).decode())}</pre></li>"
-                )
+                for media, content in body["content"].items():
+                    schema = content.get("schema", {})
+                    ref = schema.get("$ref", "").rsplit("/", 1)[-1]
+                    name = ref or media
+                    if ref:
+                        schema = spec["components"]["schemas"][ref]
+                    shown = esc(orjson.dumps(schema).decode())
+                    parts.append(f"<li>body <code>{esc(name)}</code>: <pre>{shown}</pre></li>")
             for status, resp in op["responses"].items():
                 parts.append(f"<li>{esc(status)}: {esc(resp['description'])}</li>")
             parts.append("</ul>")

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.routing import Route
 
 from draws import QUICKNET, BeaconValue, verify_certificate
 from server import draws_rest
@@ -166,6 +167,12 @@ async def test_draw_rest_lifecycle_errors_and_auth(
         cert2 = (await http.get(f"/draws/{drand_id}/certificate")).json()
         report = verify_certificate(cert2, previous=cert)
         assert report.ok, report
+
+        # Every draw, certificate and API-key route is in the OpenAPI document.
+        spec = (await http.get("/openapi.json")).json()
+        ours = {r.path for r in draws_rest.routes if isinstance(r, Route)}
+        assert ours <= set(spec["paths"]), ours - set(spec["paths"])
+        assert "/draws/{draw_id}/entries" in (await http.get("/docs")).text
 
         # Draws are not auctions.
         assert draw_id not in str((await http.get("/auctions")).json())

@@ -50,6 +50,12 @@ def digest(obj: Any) -> str:
     return hashlib.sha256(orjson.dumps(obj, option=_OPT)).hexdigest()
 
 
+#: Exact types that are their own plain form (``bool`` included: it stays a JSON bool).
+_ATOMS = frozenset({int, str, bool, type(None)})
+#: Field names per dataclass type (``to_data`` classes never enter: checked first).
+_DATACLASS_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def to_plain(obj: Any) -> Any:
     """Convert a state value into plain canonical data, deterministically.
 
@@ -60,7 +66,26 @@ def to_plain(obj: Any) -> Any:
     the result is always encodable. Why not pickle or ``repr``: the bytes must be
     identical across processes and Python versions.
     """
-    if obj is None or isinstance(obj, bool | int | str):
+    cls = type(obj)
+    if cls is int or cls is str or obj is None or cls is bool:
+        return obj
+    if cls is tuple or cls is list:
+        # fast path: a sequence of plain atoms (bid tuples, id lists) converts in C;
+        # exact types only, so int/str subclasses (and bool) take the general path
+        if all(type(v) in _ATOMS for v in obj):
+            return list(obj)
+        return [to_plain(v) for v in obj]
+    if cls is dict:
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            if type(k) is not str:
+                raise TypeError(f"non-string mapping key {k!r}")
+            out[k] = v if type(v) in _ATOMS else to_plain(v)
+        return out
+    fields = _DATACLASS_FIELDS.get(cls)
+    if fields is not None:
+        return {name: to_plain(getattr(obj, name)) for name in fields}
+    if isinstance(obj, bool | int | str):
         return obj
     if isinstance(obj, float):
         raise TypeError("floats are not allowed in canonical data")
@@ -68,14 +93,15 @@ def to_plain(obj: Any) -> Any:
     if to_data is not None:
         return to_plain(to_data())
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        fields = _DATACLASS_FIELDS[cls] = tuple(f.name for f in dataclasses.fields(obj))
+        return {name: to_plain(getattr(obj, name)) for name in fields}
     if isinstance(obj, Mapping):
-        out: dict[str, Any] = {}
+        mapped: dict[str, Any] = {}
         for k, v in obj.items():
             if not isinstance(k, str):
                 raise TypeError(f"non-string mapping key {k!r}")
-            out[k] = to_plain(v)
-        return out
+            mapped[k] = to_plain(v)
+        return mapped
     if isinstance(obj, list | tuple | deque):
         return [to_plain(v) for v in obj]
     if isinstance(obj, set | frozenset):

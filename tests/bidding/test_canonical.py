@@ -43,3 +43,67 @@ def test_check_rejects_non_canonical(bad: object) -> None:
 
 def test_check_accepts_canonical() -> None:
     check({"a": [1, "x", None, True, {"b": MAX_INT}], "c": -MAX_INT})
+
+
+def _reference_to_plain(obj: object) -> object:
+    """The plain generic conversion ``to_plain``'s fast paths must agree with."""
+    import dataclasses
+    from collections.abc import Mapping
+
+    if obj is None or isinstance(obj, bool | int | str):
+        return obj
+    if isinstance(obj, float):
+        raise TypeError("float")
+    to_data = getattr(obj, "to_data", None)
+    if to_data is not None:
+        return _reference_to_plain(to_data())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _reference_to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        if not all(isinstance(k, str) for k in obj):
+            raise TypeError("key")
+        return {k: _reference_to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | deque):
+        return [_reference_to_plain(v) for v in obj]
+    if isinstance(obj, set | frozenset):
+        return sorted((_reference_to_plain(v) for v in obj), key=encode)
+    raise TypeError(type(obj).__name__)
+
+
+@dataclass
+class _Holder:
+    value: object
+    table: IncrementTable
+
+
+def test_to_plain_fast_paths_agree_with_the_generic_conversion() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    atoms = st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text(max_size=5)
+    values = st.recursive(
+        atoms | st.floats(allow_nan=False),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.tuples(inner, inner)
+            | st.dictionaries(st.text(max_size=4) | st.integers(0, 3), inner, max_size=4)
+            | st.builds(deque, st.lists(inner, max_size=3))
+            | st.frozensets(atoms.filter(lambda a: a is not None), max_size=3)
+            | st.builds(_Holder, inner, st.just(IncrementTable([[100, 5], [None, 10]])))
+        ),
+        max_leaves=12,
+    )
+
+    @settings(max_examples=400, deadline=None)
+    @given(values)
+    def check_one(value: object) -> None:
+        try:
+            expected = _reference_to_plain(value)
+        except TypeError:
+            with pytest.raises(TypeError):
+                to_plain(value)
+            return
+        got = to_plain(value)
+        assert got == expected and encode(got) == encode(expected)
+
+    check_one()

@@ -9,18 +9,19 @@ not offer yet (see ``docs/web.md``): item titles for auctions, a draw desk (impo
 the filter waterfall, commit, reveal, certificates by hash), room statistics, and a demo
 sign-in. They live here, clearly apart, so that the REST API can take them over.
 
-The draw desk keeps its draws in this process's memory and uses the offline commit-reveal
-beacon (labelled WEAKER by every verifier) for draws made here, because drawing on a future
-drand round needs the beacon relays; the seeded demo also has a complete draw on a recorded
-drand quicknet round, which the browser verifier and ``fairlot verify`` both check.
+The draw desk makes durable draws (``engine.draw_service``, the same draws as REST
+``/draws``; they survive a restart) and uses the offline commit-reveal beacon (labelled
+WEAKER by every verifier) for draws made here, because drawing on a future drand round
+needs the beacon relays; the seeded demo also has a complete draw on a recorded drand
+quicknet round (its value supplied by the host and BLS-checked), which the browser
+verifier and ``fairlot verify`` both check.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import re
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,27 +31,17 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from draws import (
-    QUICKNET,
-    BeaconSpec,
-    BeaconValue,
-    DrawError,
-    PreparedDraw,
-    Rules,
-    add_substitution,
-    certificate_hash,
-    encode_leaves_file,
-    import_entries,
-    issue_certificate,
-    prepare_draw,
-)
+from bidding import BiddingError, Rejected
+from draws import QUICKNET, BeaconValue, DrawError, Rules, certificate_hash, import_entries
+from engine.draw_service import DrawRefused, DrawService, draw_id_of
+from engine.errors import NotFound
 from server.errors import ApiError
 from server.rest import require
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-__all__ = ["DrawDesk", "routes", "seed_demo"]
+__all__ = ["desk_draw", "routes", "seed_demo"]
 
 WEB = Path(__file__).resolve().parent / "web"
 STATIC = WEB / "static"
@@ -164,140 +155,73 @@ async def room_stats(request: Request) -> Response:
 
 
 # ---------------------------------------------------------------------- draw desk
+#
+# The desk is a one-form front for the durable draws (engine.draw_service, the same draws
+# as REST /draws): create, import, commit and run in one go, with the commit-reveal beacon
+# opening ``reveal_in_s`` later. The stage page reveals the winners itself (at its own
+# pace) from the certificate, so desk draws reveal server-side at once.
 
 
-@dataclass
-class DeskDraw:
-    """One draw on the desk: committed now, certificate once the beacon is ready."""
-
-    draw_id: str
-    title: str
-    host_id: str
-    prepared: PreparedDraw
-    beacon_value: BeaconValue
-    signing_key: bytes
-    created_ms: int
-    excluded: list[dict[str, Any]]
-    cert: dict[str, Any] | None = None
-
-    @property
-    def ready_at_ms(self) -> int:
-        return self.prepared.commitment.beacon.ready_at_ms()
-
-    def public(self) -> dict[str, Any]:
-        c = self.prepared.commitment
-        out: dict[str, Any] = {
-            "id": self.draw_id,
-            "title": self.title,
-            "host_id": self.host_id,
-            "status": "complete" if self.cert is not None else "committed",
-            "commitment": c.to_json(),
-            "commitment_hash": c.digest().hex(),
-            "ready_at_ms": self.ready_at_ms,
-            "waterfall": self.prepared.filtered.waterfall.to_json(),
-            "created_ms": self.created_ms,
-        }
-        if self.cert is not None:
-            out["certificate"] = self.cert
-            out["certificate_hash"] = self.cert["certificate_hash"]
-        return out
+def _draws(request: Request) -> DrawService:
+    service: DrawService = request.app.state.registry.draws
+    return service
 
 
-@dataclass
-class DrawDesk:
-    """Draws made through the pages, and every certificate by hash (in memory)."""
-
-    draws: dict[str, DeskDraw] = field(default_factory=dict)
-    by_hash: dict[str, DeskDraw] = field(default_factory=dict)
-    keys: dict[str, bytes] = field(default_factory=dict)
-    host_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-
-    def chain_head(self, host_id: str) -> tuple[int, bytes | None]:
-        """(next host_seq, previous certificate hash) for a host's next draw."""
-        mine = [d for d in self.draws.values() if d.host_id == host_id]
-        if any(d.cert is None for d in mine):
-            raise ApiError("draw_pending", "this host has a draw waiting for its beacon", 409)
-        if not mine:
-            return 1, None
-        last = max(mine, key=lambda d: d.prepared.commitment.host_seq)
-        assert last.cert is not None
-        return last.prepared.commitment.host_seq + 1, bytes.fromhex(last.cert["certificate_hash"])
-
-    def create(
-        self,
-        *,
-        draw_id: str,
-        title: str,
-        host_id: str,
-        raw: bytes,
-        source_format: str,
-        rules: Rules,
-        winners: int,
-        alternates: int,
-        weighted: bool,
-        close_ms: int,
-        beacon: BeaconSpec,
-        beacon_value: BeaconValue,
-        now_ms: int,
-    ) -> DeskDraw:
-        imported = import_entries(raw, source_format)
-        key = self.keys.setdefault(host_id, secrets.token_bytes(32))
-        seq, prev = self.chain_head(host_id)
-        prepared = prepare_draw(
-            imported=imported,
-            rules=rules,
-            host_secret=self.host_secret,
-            signing_key=key,
-            draw_id=draw_id,
-            host_id=host_id,
-            host_seq=seq,
-            prev_cert_hash=prev,
-            winners=winners,
-            alternates=alternates,
-            weighted=weighted,
-            beacon=beacon,
-            close_time_ms=close_ms,
-        )
-        draw = DeskDraw(
-            draw_id, title, host_id, prepared, beacon_value, key, now_ms, excluded_rows(imported, prepared)
-        )
-        self.draws[draw_id] = draw
-        self.advance(draw, now_ms)
-        return draw
-
-    def advance(self, draw: DeskDraw, now_ms: int) -> None:
-        """Issue the certificate once the beacon value may exist (lazily, on read)."""
-        if draw.cert is None and now_ms >= draw.ready_at_ms:
-            draw.cert = issue_certificate(
-                draw.prepared, draw.beacon_value, now_ms, draw.signing_key, branding={"title": draw.title}
-            )
-            self.by_hash[draw.cert["certificate_hash"]] = draw
-
-    def substitute(self, draw: DeskDraw, position: int, reason: str, now_ms: int) -> None:
-        if draw.cert is None:
-            raise ApiError("not_complete", "the draw has no certificate yet", 409)
-        old_hash = draw.cert["certificate_hash"]
-        draw.cert = add_substitution(draw.cert, position, reason, now_ms, draw.signing_key)
-        assert draw.cert["certificate_hash"] == old_hash  # substitutions never change the body
-
-
-def excluded_rows(imported: Any, prepared: PreparedDraw) -> list[dict[str, Any]]:
-    """Each dropped source row with its reason and (masked) handle, for the console."""
-    entries = imported.entries
-    index = {row: i for i, row in enumerate(entries.rows)}
-    out = []
-    for row, reason in prepared.filtered.dropped[:MAX_EXCLUDED_SHOWN]:
-        i = index.get(row)
-        who = (entries.handle[i] or entries.user_id[i]) if i is not None else ""
-        out.append({"row": row, "reason": reason, "who": who})
+def desk_view(actor: Any) -> dict[str, Any]:
+    """The shape the pages read: commitment, waterfall, countdown, certificate once complete."""
+    state = actor.stream.state
+    cert = state.certificate if state.status == "complete" else None
+    entries = state.entries or {}
+    out: dict[str, Any] = {
+        "id": draw_id_of(actor.stream_id),
+        "room": actor.stream_id,
+        "title": state.params["title"],
+        "host_id": state.params["host"],
+        "status": "complete" if cert is not None else "committed",
+        "commitment": state.commitment,
+        "commitment_hash": state.commitment_hash,
+        "ready_at_ms": state.ready_at_ms,
+        "waterfall": entries.get("waterfall"),
+        "created_ms": actor.created.time if actor.created is not None else None,
+    }
+    if cert is not None:
+        out["certificate"] = cert
+        out["certificate_hash"] = cert["certificate_hash"]
     return out
 
 
-def _desk(request: Request) -> DrawDesk:
-    desk: DrawDesk | None = getattr(request.app.state, "desk", None)
-    if desk is None:
-        desk = request.app.state.desk = DrawDesk()
-    return desk
+async def desk_draw(
+    service: DrawService,
+    *,
+    host: str,
+    title: str,
+    raw: bytes,
+    source_format: str,
+    rules: Rules,
+    winners: int,
+    alternates: int,
+    weighted: bool,
+    beacon: dict[str, Any],
+    close_ms: int | None = None,
+    beacon_value: dict[str, Any] | None = None,
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Create, import, commit and run a durable draw; (its actor, the excluded rows)."""
+    params: dict[str, Any] = {
+        "title": title,
+        "winners": winners,
+        "alternates": alternates,
+        "weighted": weighted,
+        "rules": rules.to_json(),
+        "beacon": beacon,
+        "reveal_interval_ms": 0,
+    }
+    if close_ms is not None:
+        params["close_ms"] = close_ms
+    actor = await service.create(host, params)
+    actor, excluded = await service.import_entries(actor, host, raw, source_format)
+    await service.commit(actor, host)
+    await service.run(actor, host, 0, beacon_value)
+    return actor, [{"row": e.row, "reason": e.reason, "who": e.who} for e in excluded]
 
 
 def _rules_from(data: dict[str, Any]) -> Rules:
@@ -366,96 +290,85 @@ async def create_draw(request: Request) -> Response:
     identity = require(request, "host")
     data = await _body(request, MAX_IMPORT + 64 * 1024)
     raw, fmt = _import_args(data)
-    now = request.app.state.clock.now()
     try:
-        winners = int(data.get("winners", 1))
-        alternates = int(data.get("alternates", 0))
         reveal_in = max(5, min(int(data.get("reveal_in_s", 30)), 7 * 86_400))
-        reveal = secrets.token_bytes(32)
-        draw = _desk(request).create(
-            draw_id=f"d_{secrets.token_hex(6)}",
+        actor, excluded = await desk_draw(
+            _draws(request),
+            host=identity.user_id,
             title=str(data.get("title") or "Giveaway")[:120],
-            host_id=identity.user_id,
             raw=raw,
             source_format=fmt,
             rules=_rules_from(data.get("rules") or {}),
-            winners=winners,
-            alternates=alternates,
+            winners=int(data.get("winners", 1)),
+            alternates=int(data.get("alternates", 0)),
             weighted=bool(data.get("weighted", False)),
-            close_ms=now,
-            beacon=BeaconSpec.commit_reveal(reveal, now + reveal_in * 1000),
-            beacon_value=BeaconValue.revealed(reveal),
-            now_ms=now,
+            beacon={"kind": "commit-reveal", "delay_ms": reveal_in * 1000},
         )
-    except (DrawError, ValueError, TypeError) as exc:
+    except DrawRefused as exc:
+        raise ApiError(exc.code, exc.message, exc.status) from None
+    except (DrawError, BiddingError, ValueError, TypeError) as exc:
         raise ApiError("invalid_draw", str(exc)[:500], 422) from None
-    out = draw.public()
-    out["excluded"] = draw.excluded
+    out = desk_view(actor)
+    out["excluded"] = excluded
     return _json(out, 201)
 
 
 async def list_draws(request: Request) -> Response:
-    desk = _desk(request)
-    now = request.app.state.clock.now()
-    for d in desk.draws.values():
-        desk.advance(d, now)
     rows = [
-        {k: v for k, v in d.public().items() if k not in ("certificate", "commitment")}
-        for d in desk.draws.values()
+        {k: v for k, v in desk_view(a).items() if k not in ("certificate", "commitment")}
+        for a in _draws(request).draws()
     ]
     return _json({"draws": rows})
 
 
+async def _desk_actor(request: Request) -> Any:
+    try:
+        return await _draws(request).actor(request.path_params["draw_id"])
+    except NotFound:
+        raise ApiError("not_found", "no such draw", 404) from None
+
+
 async def get_draw(request: Request) -> Response:
-    desk = _desk(request)
-    draw = desk.draws.get(request.path_params["draw_id"])
-    if draw is None:
-        raise ApiError("not_found", "no such draw", 404)
-    now = request.app.state.clock.now()
-    desk.advance(draw, now)
-    out = draw.public()
-    out["server_time"] = now
+    out = desk_view(await _desk_actor(request))
+    out["server_time"] = request.app.state.clock.now()
     return _json(out)
 
 
 async def substitute(request: Request) -> Response:
     identity = require(request, "host")
-    desk = _desk(request)
-    draw = desk.draws.get(request.path_params["draw_id"])
-    if draw is None:
-        raise ApiError("not_found", "no such draw", 404)
-    if draw.host_id != identity.user_id and not identity.can("admin"):
+    actor = await _desk_actor(request)
+    if actor.stream.state.params["host"] != identity.user_id and not identity.can("admin"):
         raise ApiError("forbidden", "only this draw's host may substitute", 403)
     data = await _body(request)
     try:
-        desk.substitute(draw, int(data.get("position", -1)), str(data.get("reason", "")), desk_now(request))
-    except (DrawError, ValueError) as exc:
+        await _draws(request).substitute(
+            actor, identity.user_id, int(data.get("position", -1)), str(data.get("reason", ""))
+        )
+    except DrawRefused as exc:
+        raise ApiError("not_complete", exc.message, 409) from None
+    except (DrawError, ValueError, Rejected) as exc:
         raise ApiError("invalid_substitution", str(exc)[:500], 422) from None
-    return _json(draw.public())
+    return _json(desk_view(actor))
 
 
-def desk_now(request: Request) -> int:
-    now: int = request.app.state.clock.now()
-    return now
-
-
-def _cert_draw(request: Request) -> DeskDraw:
-    draw = _desk(request).by_hash.get(request.path_params["cert_hash"])
-    if draw is None or draw.cert is None:
+def _cert_draw(request: Request) -> Any:
+    cert_hash = request.path_params["cert_hash"]
+    actor = _draws(request).by_certificate(cert_hash) if len(cert_hash) == 64 else None
+    if actor is None:
         raise ApiError("not_found", "no certificate with that hash here", 404)
-    return draw
+    return actor
 
 
 async def get_certificate(request: Request) -> Response:
-    draw = _cert_draw(request)
-    return JSONResponse(draw.cert, headers={"access-control-allow-origin": "*"})
+    actor = _cert_draw(request)
+    return JSONResponse(actor.stream.state.certificate, headers={"access-control-allow-origin": "*"})
 
 
 async def get_leaves(request: Request) -> Response:
     """The public leaves file (docs/fairness.md section 4): no identities in it."""
-    draw = _cert_draw(request)
+    actor = _cert_draw(request)
     return Response(
-        encode_leaves_file(draw.prepared.leaves.leaves),
+        await _draws(request).leaves_file(actor),
         media_type="application/octet-stream",
         headers={"access-control-allow-origin": "*"},
     )
@@ -550,44 +463,45 @@ async def seed_demo(app: Starlette) -> dict[str, str]:
         "room",
     )  # fmt: skip
 
-    desk: DrawDesk = getattr(app.state, "desk", None) or DrawDesk()
-    app.state.desk = desk
+    # Draws are durable like everything else; a fresh demo host per start keeps each
+    # start's certificate chain apart from a previous start's draw still counting down.
+    service: DrawService = registry.draws
+    demo_host = f"fairlot-demo-{secrets.token_hex(3)}"
     round_ms = QUICKNET.round_time_ms(DEMO_ROUND)
-    past = desk.create(
-        draw_id=f"demo-draw-{secrets.token_hex(3)}",
+    past, _ = await desk_draw(
+        service,
+        host=demo_host,
         title="Summer giveaway",
-        host_id="fairlot-demo",
         raw=demo_entries(60, round_ms - minute),
         source_format="csv",
         rules=Rules(required_hashtags=("giveaway",), min_mentions=2, exclude=("@spam_bot",)),
         winners=3,
         alternates=2,
         weighted=False,
+        beacon={"kind": "drand", "round": DEMO_ROUND},
         close_ms=round_ms - minute,
-        beacon=BeaconSpec.drand(DEMO_ROUND),
-        beacon_value=BeaconValue.drand(DEMO_ROUND, DEMO_SIGNATURE),
-        now_ms=now,
+        beacon_value=BeaconValue.drand(DEMO_ROUND, DEMO_SIGNATURE).to_json(),
     )
-    assert past.cert is not None
-    reveal = hashlib.sha256(secrets.token_bytes(32)).digest()
-    live = desk.create(
-        draw_id=f"demo-live-{secrets.token_hex(3)}",
+    live, _ = await desk_draw(
+        service,
+        host=demo_host,
         title="Live draw: win a Leica strap",
-        host_id="fairlot-demo",
         raw=demo_entries(40, now),
         source_format="csv",
         rules=Rules(required_hashtags=("giveaway",), min_mentions=1),
         winners=2,
         alternates=2,
         weighted=False,
-        close_ms=now,
-        beacon=BeaconSpec.commit_reveal(reveal, now + minute),
-        beacon_value=BeaconValue.revealed(reveal),
-        now_ms=now,
+        beacon={"kind": "commit-reveal", "delay_ms": minute},
     )
-    links["draw"] = f"/stage/{past.draw_id}"
-    links["live_draw"] = f"/stage/{live.draw_id}"
-    links["certificate"] = f"/v/{past.cert['certificate_hash']}"
+    for _ in range(200):  # its reveals follow the draw within milliseconds
+        if past.stream.state.status == "complete":
+            break
+        await asyncio.sleep(0.01)
+    cert_hash = past.stream.state.certificate_hash
+    links["draw"] = f"/stage/{draw_id_of(past.stream_id)}"
+    links["live_draw"] = f"/stage/{draw_id_of(live.stream_id)}"
+    links["certificate"] = f"/v/{cert_hash}"
     links["verify"] = "/verify"
     links["host"] = "/host"
     app.state.demo = links

@@ -329,10 +329,317 @@ done:
     return result;
 }
 
+/* ---- entries and filters: columnar helpers (draws.entries, draws.filters) ---- */
+
+/* split_csv(text, start, ncols, max_row, strip) -> list of ncols lists of str, or None.
+ * The quote-free, LF-only fast path of draws.entries._split_fast for the body that starts
+ * at `start`: None when a line is not exactly ncols fields or is longer than max_row
+ * characters (the caller then uses the csv module). A final empty line is ignored. With
+ * `strip`, each field is returned as str.strip() would return it (Py_UNICODE_ISSPACE). */
+/* Fill `columns` (ncols lists of `lines` NULLs) from the body; 0 done, 1 mismatch, -1 error.
+ * Inlined once per string kind so that each reads its characters directly. */
+static inline __attribute__((always_inline)) int split_body(
+    PyObject *text, int kind, const void *data, Py_ssize_t len, Py_ssize_t start, Py_ssize_t lines,
+    PyObject *columns, Py_ssize_t ncols, Py_ssize_t max_row, int strip, int ascii) {
+    Py_ssize_t pos = start;
+    for (Py_ssize_t row = 0; row < lines; row++) {
+        Py_ssize_t line_start = pos, field = pos;
+        Py_ssize_t j = 0;
+        for (;; pos++) {
+            Py_UCS4 c = pos < len ? PyUnicode_READ(kind, data, pos) : '\n';
+            if (c != ',' && c != '\n') continue;
+            if (j >= ncols) return 1;
+            Py_ssize_t a = field, b = pos;
+            if (strip) {
+                while (a < b && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, a))) a++;
+                while (b > a && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, b - 1))) b--;
+            }
+            PyObject *item;
+            if (ascii) { /* no scan for the widest character: it is ASCII */
+                item = PyUnicode_New(b - a, 127);
+                if (item) memcpy(PyUnicode_DATA(item), (const char *)data + a, (size_t)(b - a));
+            } else {
+                item = PyUnicode_Substring(text, a, b);
+            }
+            if (!item) return -1;
+            PyList_SET_ITEM(PyList_GET_ITEM(columns, j), row, item);
+            j++;
+            field = pos + 1;
+            if (c == '\n') break;
+        }
+        if (j != ncols || pos - line_start > max_row) return 1;
+        pos++;
+    }
+    return 0;
+}
+
+static PyObject *accel_split_csv(PyObject *self, PyObject *args) {
+    PyObject *text;
+    Py_ssize_t start, ncols, max_row;
+    int strip;
+    if (!PyArg_ParseTuple(args, "Unnnp", &text, &start, &ncols, &max_row, &strip)) return NULL;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    if (ncols < 1 || start < 0 || start > len) {
+        PyErr_SetString(PyExc_ValueError, "bad split_csv arguments");
+        return NULL;
+    }
+    /* count lines first: one allocation per column list */
+    Py_ssize_t lines = 0;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const char *p = (const char *)data + start, *end = (const char *)data + len;
+        while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+            lines++;
+            p++;
+        }
+    } else {
+        for (Py_ssize_t i = start; i < len; i++)
+            if (PyUnicode_READ(kind, data, i) == '\n') lines++;
+    }
+    if (len > start && PyUnicode_READ(kind, data, len - 1) != '\n') lines++;
+    PyObject *columns = PyList_New(ncols);
+    if (!columns) return NULL;
+    for (Py_ssize_t j = 0; j < ncols; j++) {
+        PyObject *col = PyList_New(lines);
+        if (!col) {
+            Py_DECREF(columns);
+            return NULL;
+        }
+        PyList_SET_ITEM(columns, j, col);
+    }
+    int status;
+    if (PyUnicode_IS_ASCII(text)) {
+        status = split_body(text, PyUnicode_1BYTE_KIND, data, len, start, lines, columns, ncols, max_row, strip, 1);
+    } else if (kind == PyUnicode_1BYTE_KIND) {
+        status = split_body(text, PyUnicode_1BYTE_KIND, data, len, start, lines, columns, ncols, max_row, strip, 0);
+    } else if (kind == PyUnicode_2BYTE_KIND) {
+        status = split_body(text, PyUnicode_2BYTE_KIND, data, len, start, lines, columns, ncols, max_row, strip, 0);
+    } else {
+        status = split_body(text, PyUnicode_4BYTE_KIND, data, len, start, lines, columns, ncols, max_row, strip, 0);
+    }
+    if (status == 0) return columns;
+    Py_DECREF(columns); /* unfilled slots are NULL, which list_dealloc skips */
+    if (status < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* digits_to_ints(values) -> list of int, or None unless every value is a non-empty run
+ * of ASCII digits (then int(value) for each, as draws.entries does for timestamps). */
+static PyObject *accel_digits_to_ints(PyObject *self, PyObject *arg) {
+    PyObject *values = PySequence_Tuple(arg);
+    if (!values) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(values);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyTuple_GET_ITEM(values, i);
+        if (!PyUnicode_Check(v) || !PyUnicode_IS_ASCII(v) || PyUnicode_GET_LENGTH(v) == 0) goto none;
+        const unsigned char *p = PyUnicode_DATA(v);
+        for (Py_ssize_t k = 0, m = PyUnicode_GET_LENGTH(v); k < m; k++)
+            if (p[k] < '0' || p[k] > '9') goto none;
+    }
+    if (n == 0) goto none;
+    PyObject *out = PyList_New(n);
+    if (!out) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyTuple_GET_ITEM(values, i), *item;
+        Py_ssize_t m = PyUnicode_GET_LENGTH(v);
+        if (m <= 18) {
+            const unsigned char *p = PyUnicode_DATA(v);
+            long long x = 0;
+            for (Py_ssize_t k = 0; k < m; k++) x = x * 10 + (p[k] - '0');
+            item = PyLong_FromLongLong(x);
+        } else {
+            item = PyLong_FromUnicodeObject(v, 10); /* same limits and errors as int() */
+        }
+        if (!item) {
+            Py_DECREF(out);
+            goto fail;
+        }
+        PyList_SET_ITEM(out, i, item);
+    }
+    Py_DECREF(values);
+    return out;
+none:
+    Py_DECREF(values);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(values);
+    return NULL;
+}
+
+static int is_word(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c; }
+
+/* Does lower(text) contain "#" + tag not followed by a word character? (tag: UTF-8) */
+static int has_tag(const unsigned char *p, size_t n, const unsigned char *tag, size_t tn) {
+    for (size_t i = 0; i + tn < n; i++) {
+        if (p[i] != '#') continue;
+        size_t j = 0;
+        while (j < tn && lower(p[i + 1 + j]) == tag[j]) j++;
+        if (j == tn && (i + 1 + tn == n || !is_word(p[i + 1 + tn]))) return 1;
+    }
+    return 0;
+}
+
+static int same_lower(const unsigned char *a, const unsigned char *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (lower(a[i]) != lower(b[i])) return 0;
+    return 1;
+}
+
+#define MAX_NEED 64
+
+/* At least `need` distinct mentions (@ + word characters, case-folded) other than `own`? */
+static int enough_mentions(const unsigned char *p, size_t n, const unsigned char *own, size_t on, size_t need) {
+    const unsigned char *seen[MAX_NEED];
+    size_t seen_len[MAX_NEED], count = 0;
+    if (need == 0) return 1;
+    for (size_t i = 0; i < n;) {
+        if (p[i] != '@' || i + 1 >= n || !is_word(p[i + 1])) {
+            i++;
+            continue;
+        }
+        size_t a = i + 1, b = a;
+        while (b < n && is_word(p[b])) b++;
+        i = b;
+        size_t m = b - a;
+        if (m == on) {
+            size_t k = 0;
+            while (k < m && lower(p[a + k]) == own[k]) k++;
+            if (k == m) continue; /* the entrant's own handle */
+        }
+        int fresh = 1;
+        for (size_t s = 0; s < count && fresh; s++)
+            if (seen_len[s] == m && same_lower(seen[s], p + a, m)) fresh = 0;
+        if (!fresh) continue;
+        seen[count] = p + a;
+        seen_len[count] = m;
+        if (++count >= need) return 1;
+    }
+    return 0;
+}
+
+/* text_verdicts(texts, handles, tags, need) -> bytes, one per text: bit 0 = every tag is
+ * present as a whole hashtag, bit 1 = at least `need` distinct mentions besides the own
+ * handle, 0xff = not decided here (a non-ASCII text, or need > 64): ask the pure code.
+ * For ASCII text, casefold is ASCII lower-case and \w is [A-Za-z0-9_], so this is
+ * draws.filters' regex rule exactly. */
+static PyObject *accel_text_verdicts(PyObject *self, PyObject *args) {
+    PyObject *texts_arg, *handles_arg, *tags_arg;
+    Py_ssize_t need;
+    if (!PyArg_ParseTuple(args, "OOOn", &texts_arg, &handles_arg, &tags_arg, &need)) return NULL;
+    PyObject *texts = PySequence_Fast(texts_arg, "texts must be a sequence");
+    PyObject *handles = PySequence_Fast(handles_arg, "handles must be a sequence");
+    PyObject *tags = PySequence_Fast(tags_arg, "tags must be a sequence");
+    PyObject *result = NULL;
+    if (!texts || !handles || !tags) goto done;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(texts), ntags = PySequence_Fast_GET_SIZE(tags);
+    if (PySequence_Fast_GET_SIZE(handles) != n || need < 0) {
+        PyErr_SetString(PyExc_ValueError, "one handle per text, need >= 0");
+        goto done;
+    }
+    const unsigned char *tag_ptr[16];
+    size_t tag_len[16];
+    int decide = ntags <= 16 && need <= MAX_NEED;
+    for (Py_ssize_t t = 0; decide && t < ntags; t++) {
+        Py_ssize_t tl;
+        tag_ptr[t] = (const unsigned char *)PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(tags, t), &tl);
+        if (!tag_ptr[t]) goto done;
+        tag_len[t] = (size_t)tl;
+    }
+    result = PyBytes_FromStringAndSize(NULL, n);
+    if (!result) goto done;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(texts, i), *handle = PySequence_Fast_GET_ITEM(handles, i);
+        if (!decide || !PyUnicode_Check(text) || !PyUnicode_IS_ASCII(text) || !PyUnicode_Check(handle)) {
+            out[i] = 0xff;
+            continue;
+        }
+        const unsigned char *p = PyUnicode_DATA(text);
+        size_t len = (size_t)PyUnicode_GET_LENGTH(text);
+        Py_ssize_t hl;
+        const unsigned char *h = (const unsigned char *)PyUnicode_AsUTF8AndSize(handle, &hl);
+        if (!h) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        int tags_ok = 1;
+        for (Py_ssize_t t = 0; t < ntags && tags_ok; t++) tags_ok = has_tag(p, len, tag_ptr[t], tag_len[t]);
+        out[i] = (unsigned char)(tags_ok | enough_mentions(p, len, h, (size_t)hl, (size_t)need) << 1);
+    }
+done:
+    Py_XDECREF(texts);
+    Py_XDECREF(handles);
+    Py_XDECREF(tags);
+    return result;
+}
+
+/* first_occurrences(items) -> bytes: 1 where items[i] equals no earlier item, else 0.
+ * Python's own hash and equality (as a dict would), in an open-addressing table. */
+static PyObject *accel_first_occurrences(PyObject *self, PyObject *arg) {
+    PyObject *items = PySequence_Tuple(arg); /* our own references, whatever __eq__ does */
+    if (!items) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(items);
+    PyObject **item = PySequence_Fast_ITEMS(items);
+    size_t size = 8;
+    while (size < 2 * (size_t)n) size <<= 1;
+    Py_ssize_t *slot = PyMem_RawMalloc(size * sizeof *slot);
+    Py_hash_t *hashes = PyMem_RawMalloc((n ? (size_t)n : 1) * sizeof *hashes);
+    PyObject *result = PyBytes_FromStringAndSize(NULL, n);
+    if (!slot || !hashes || !result) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        Py_CLEAR(result);
+        goto done;
+    }
+    memset(slot, 0xff, size * sizeof *slot); /* -1: empty */
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_hash_t h = PyObject_Hash(item[i]);
+        if (h == -1) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        hashes[i] = h;
+        size_t s = (size_t)h & (size - 1);
+        out[i] = 1;
+        for (;; s = (s + 1) & (size - 1)) {
+            Py_ssize_t j = slot[s];
+            if (j < 0) {
+                slot[s] = i;
+                break;
+            }
+            if (hashes[j] != h) continue;
+            int eq = PyObject_RichCompareBool(item[j], item[i], Py_EQ);
+            if (eq < 0) {
+                Py_CLEAR(result);
+                goto done;
+            }
+            if (eq) {
+                out[i] = 0;
+                break;
+            }
+        }
+    }
+done:
+    PyMem_RawFree(slot);
+    PyMem_RawFree(hashes);
+    Py_DECREF(items);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"build_leaves", accel_build_leaves, METH_VARARGS,
      "build_leaves(host_secret, identities, weights) -> (leaves, order, salts, levels)"},
     {"merkle_root", accel_merkle_root, METH_O, "merkle_root(leaves) -> RFC 9162 root over raw leaves"},
+    {"split_csv", accel_split_csv, METH_VARARGS,
+     "split_csv(text, start, ncols, max_row, strip) -> columns or None"},
+    {"digits_to_ints", accel_digits_to_ints, METH_O, "digits_to_ints(values) -> list of int or None"},
+    {"text_verdicts", accel_text_verdicts, METH_VARARGS, "text_verdicts(texts, handles, tags, need) -> bytes"},
+    {"first_occurrences", accel_first_occurrences, METH_O, "first_occurrences(items) -> bytes of 0/1"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -27,6 +27,11 @@ from typing import Any
 
 from draws.errors import EntryImportError
 
+try:
+    from draws import _accel
+except ImportError:  # not built (see setup.py): the pure code gives the same answers
+    _accel = None  # type: ignore[assignment]
+
 COLUMNS = ("platform", "user_id", "handle", "text", "created_at", "weight")
 #: A record longer than this (characters) is refused: real comments are far shorter, and
 #: a runaway quote in a CSV otherwise swallows the rest of the file into one "row".
@@ -56,6 +61,8 @@ class Entries:
     def identities(self) -> list[str]:
         """Identity strings: ``platform/id/<user_id>``, else ``platform/handle/<handle>``."""
         if "" not in self.user_id:  # the usual case: every row has an id; concatenate in C
+            if len(set(self.platform)) == 1:  # one export, one platform: one concatenation
+                return list(map((self.platform[0] + "/id/").__add__, self.user_id))
             return list(map(add, map(add, self.platform, repeat("/id/")), self.user_id))
         return [
             f"{p}/id/{u}" if u else f"{p}/handle/{h}"
@@ -113,8 +120,27 @@ def _decode(raw: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _split_fast(text: str) -> tuple[list[str], list[list[str]]] | None:
-    """Quote-free, LF-only CSV split column-wise at C speed; None means use the csv module."""
+def _split_fast(text: str, strip: bool = False) -> tuple[list[str], list[list[str]]] | None:
+    """Quote-free, LF-only CSV split column-wise at C speed; None means use the csv module.
+
+    With ``strip`` every field comes back as ``str.strip`` makes it (done in C when built).
+    """
+    if '"' in text or "\r" in text:
+        return None
+    if _accel is not None and text:
+        end = text.find("\n")
+        header = (text if end < 0 else text[:end]).split(",")
+        start = len(text) if end < 0 else end + 1
+        columns = _accel.split_csv(text, start, len(header), MAX_ROW_CHARS, strip)
+        return None if columns is None else (header, columns)
+    split = _split_fast_pure(text)
+    if split is None or not strip:
+        return split
+    return split[0], [list(map(str.strip, column)) for column in split[1]]
+
+
+def _split_fast_pure(text: str) -> tuple[list[str], list[list[str]]] | None:
+    """``_split_fast`` in Python only (the reference for ``draws._accel.split_csv``)."""
     if '"' in text or "\r" in text:
         return None
     lines = text.split("\n")
@@ -188,7 +214,9 @@ def _nfc(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
-def _nfc_strip(column: list[str], already_nfc: bool) -> list[str]:
+def _nfc_strip(column: list[str], already_nfc: bool, stripped: bool) -> list[str]:
+    if stripped:  # NFC already (the caller checked the whole text) and stripped by the split
+        return column
     if not already_nfc:
         column = list(map(_nfc, column))
     return list(map(str.strip, column))
@@ -202,8 +230,13 @@ def _all_digits(column: list[str]) -> bool:
 
 def _convert(column: list[str], convert: Callable[[str], Any], what: str) -> list[Any]:
     """Convert each distinct value once (values repeat a lot), naming the first bad row."""
-    if convert is _timestamp and _all_digits(column):
-        return list(map(int, column))
+    if convert is _timestamp:
+        if _accel is not None:
+            ints = _accel.digits_to_ints(column)
+            if ints is not None:
+                return ints
+        elif _all_digits(column):
+            return list(map(int, column))
     table: dict[str, Any] = {}
     for value in set(column):
         try:
@@ -237,14 +270,18 @@ def _platform(value: str) -> str:
 
 
 def _build(
-    header: Sequence[str], columns: list[list[str]], already_nfc: bool, rows: Sequence[int]
+    header: Sequence[str],
+    columns: list[list[str]],
+    already_nfc: bool,
+    rows: Sequence[int],
+    stripped: bool = False,
 ) -> Entries:
     index = _header_index(header)
     n = len(columns[0]) if columns else 0
     blank = [""] * n
 
     def column(name: str) -> list[str]:
-        return _nfc_strip(columns[index[name]], already_nfc) if name in index else blank
+        return _nfc_strip(columns[index[name]], already_nfc, stripped) if name in index else blank
 
     user_id = column("user_id")
     handle = list(map(str.casefold, map(_STRIP_AT, column("handle"))))
@@ -268,14 +305,15 @@ def import_csv(raw: bytes) -> ImportResult:
     digest = hashlib.sha256(raw).digest()
     text = _decode(raw)
     already_nfc = unicodedata.is_normalized("NFC", text)
-    fast = _split_fast(text)
+    fast = _split_fast(text, strip=already_nfc)  # NFC, then strip: only NFC text strips early
     if fast is not None:
         header, columns = fast
         rows: Sequence[int] = range(1, len(columns[0]) + 1)
     else:
         header, columns, _lines = _split_csv(text)
         rows = range(1, len(columns[0]) + 1) if columns else range(0)
-    return ImportResult(digest, "csv", _build(header, columns, already_nfc, rows))
+    stripped = fast is not None and already_nfc
+    return ImportResult(digest, "csv", _build(header, columns, already_nfc, rows, stripped))
 
 
 def _json_field(value: Any, name: str, row: int) -> str:

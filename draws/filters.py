@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import and_, contains, eq, not_, sub
@@ -20,6 +20,11 @@ from typing import Any, cast
 from draws.canonical import canonical
 from draws.entries import Entries
 from draws.errors import RulesError
+
+try:
+    from draws import _accel
+except ImportError:  # not built (see setup.py): the pure code gives the same answers
+    _accel = None  # type: ignore[assignment]
 
 RULES_VERSION = "fairlot-filters/1"
 EXCLUDED = "excluded"
@@ -169,6 +174,61 @@ def _tag_hits(tag: str, texts: list[str]) -> list[bool]:
     return [whole(t) is not None for t in texts]
 
 
+def text_verdicts_pure(
+    texts: Sequence[str], handles: Sequence[str], tags: Sequence[str], need: int
+) -> tuple[bytes, bytes]:
+    """Per text, 1 or 0: has every required hashtag; has ``need`` distinct mentions.
+
+    The rule (docs/fairness.md): the text is case-folded; a hashtag is ``#`` + ``\\w+``,
+    a mention ``@`` + ``\\w+``; the entrant's own handle does not count as a mention.
+    """
+    folded = list(map(str.casefold, texts))
+    tag_ok: list[bool] = [True] * len(folded)
+    for tag in tags:
+        tag_ok = list(map(and_, tag_ok, _tag_hits(tag, folded)))
+    if not need:
+        return bytes(tag_ok), b"\x01" * len(folded)
+    found = list(map(set, map(_MENTION.findall, folded)))
+    own = map(set.__contains__, found, handles)
+    # distinct mentions minus the entrant's own handle >= need (a bool counts 0 or 1)
+    return bytes(tag_ok), bytes(map(need.__le__, map(sub, map(len, found), own)))
+
+
+_TAG_BIT = bytes(b & 1 for b in range(256))
+_MENTION_BIT = bytes(b >> 1 & 1 for b in range(256))
+
+
+def text_verdicts(
+    texts: Sequence[str], handles: Sequence[str], tags: Sequence[str], need: int
+) -> tuple[bytes, bytes]:
+    """``text_verdicts_pure``; ASCII texts are decided in C when the accelerator is built."""
+    if _accel is None:
+        return text_verdicts_pure(texts, handles, tags, need)
+    codes = _accel.text_verdicts(texts, handles, tags, need)
+    tag_ok, mention_ok = codes.translate(_TAG_BIT), codes.translate(_MENTION_BIT)
+    if 0xFF not in codes:
+        return tag_ok, mention_ok
+    rest = [i for i, code in enumerate(codes) if code == 0xFF]  # non-ASCII: the pure rule
+    rest_tags, rest_mentions = text_verdicts_pure(
+        list(map(texts.__getitem__, rest)), list(map(handles.__getitem__, rest)), tags, need
+    )
+    tags_out, mentions_out = bytearray(tag_ok), bytearray(mention_ok)
+    for i, t, m in zip(rest, rest_tags, rest_mentions, strict=True):
+        tags_out[i], mentions_out[i] = t, m
+    return bytes(tags_out), bytes(mentions_out)
+
+
+def first_occurrences_pure(items: Sequence[str]) -> bytes:
+    """1 where ``items[i]`` equals no earlier item, else 0."""
+    first: dict[str, int] = {}  # setdefault keeps the first position of each item and returns it
+    return bytes(map(eq, map(first.setdefault, items, range(len(items))), range(len(items))))
+
+
+def first_occurrences(items: Sequence[str]) -> bytes:
+    """``first_occurrences_pure``, in C when the accelerator is built."""
+    return first_occurrences_pure(items) if _accel is None else _accel.first_occurrences(items)
+
+
 def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
     """Run the filters in ``FILTER_ORDER``; deterministic for given entries and rules."""
     alive = list(range(len(entries)))
@@ -176,7 +236,8 @@ def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
     steps: list[tuple[str, int, int]] = []
     rows = entries.rows
 
-    def step(reason: str, keep: list[bool]) -> None:
+    def step(reason: str, keep: Sequence[int]) -> None:
+        """Drop the alive entries whose ``keep`` is false (bools or 0/1 bytes)."""
         nonlocal alive
         survivors = list(compress(alive, keep))
         gone = list(map(rows.__getitem__, compress(alive, map(not_, keep))))
@@ -202,24 +263,18 @@ def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
             if lo is not None:
                 keep = list(map(and_, keep, map(lo.__le__, known)))
         step(OUTSIDE_WINDOW, keep)
-    if rules.required_hashtags:
-        texts = list(map(str.casefold, map(entries.text.__getitem__, alive)))
-        keep = [True] * len(alive)
-        for tag in rules.required_hashtags:
-            keep = list(map(and_, keep, _tag_hits(tag, texts)))
-        step(MISSING_HASHTAG, keep)
-    if rules.min_mentions:
-        found = list(map(_MENTION.findall, map(str.casefold, map(entries.text.__getitem__, alive))))
-        own = map(contains, found, map(entries.handle.__getitem__, alive))
-        # distinct mentions minus the entrant's own handle >= need (a bool counts 0 or 1)
-        distinct = map(len, map(set, found))
-        step(TOO_FEW_MENTIONS, list(map(rules.min_mentions.__le__, map(sub, distinct, own))))
+    if rules.required_hashtags or rules.min_mentions:
+        # each text's verdicts depend on that entry alone: decide both, then apply in order
+        texts = list(map(entries.text.__getitem__, alive))
+        own = list(map(entries.handle.__getitem__, alive))
+        tag_ok, mention_ok = text_verdicts(texts, own, rules.required_hashtags, rules.min_mentions)
+        if rules.required_hashtags:
+            step(MISSING_HASHTAG, tag_ok)
+            mention_ok = bytes(compress(mention_ok, tag_ok))
+        if rules.min_mentions:
+            step(TOO_FEW_MENTIONS, mention_ok)
     if rules.one_per_user:
-        idents = list(map(entries.identities().__getitem__, alive))
-        # reversed pairs: the last write per identity is its first position
-        first = dict(zip(reversed(idents), range(len(idents) - 1, -1, -1), strict=True))
-        keep = list(map(eq, map(first.__getitem__, idents), range(len(idents))))
-        step(DUPLICATE_USER, keep)
+        step(DUPLICATE_USER, first_occurrences(list(map(entries.identities().__getitem__, alive))))
     eligible = entries.select(alive)
     total = sum(eligible.weight)
     waterfall = Waterfall(len(entries), tuple(steps), len(alive), total)

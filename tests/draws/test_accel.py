@@ -16,7 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from draws import build_leaves, check_receipt, merkle_root
+from draws import Rules, apply_rules, build_leaves, check_receipt, import_csv, merkle_root
+from draws.entries import _split_fast, _split_fast_pure
+from draws.filters import first_occurrences, first_occurrences_pure, text_verdicts, text_verdicts_pure
 from draws.leaves import ACCELERATED, build_leaves_pure
 from draws.merkle import merkle_root_pure
 
@@ -142,3 +144,112 @@ def test_merkle_root_equals_pure(leaves: list[bytes]) -> None:
 def test_merkle_root_refuses_non_bytes() -> None:
     with pytest.raises(TypeError):
         _accel.merkle_root(["not bytes"])  # type: ignore[list-item]
+
+
+# ---- entries and filters helpers ----
+
+FIELD = st.text(alphabet=st.sampled_from(list("ab Z09_@#é\t\x1c\u3000\u00a0x-")), max_size=8)
+
+
+@needs_accel
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(FIELD, min_size=1, max_size=4), max_size=12), st.booleans(), st.booleans())
+def test_split_csv_equals_pure(rows: list[list[str]], trailing_newline: bool, strip: bool) -> None:
+    """Random ragged rows: same columns (or the same refusal) as the pure split, stripped or not."""
+    header = "a,b,c"
+    text = header + "\n" + "\n".join(map(",".join, rows)) + ("\n" if trailing_newline else "")
+    pure = _split_fast_pure(text)
+    if pure is not None and strip:
+        pure = (pure[0], [[v.strip() for v in column] for column in pure[1]])
+    assert _split_fast(text, strip=strip) == pure
+
+
+@needs_accel
+def test_split_csv_edge_cases() -> None:
+    for text in (
+        "a,b",
+        "a,b\n",
+        "a,b\n1,2",
+        "a,b\n1,2\n\n",
+        "a\n\n\n",
+        "a,b\n1,2,3\n",
+        "a,b\n1\n",
+        "é,b\n1,ü\n",
+    ):
+        assert _split_fast(text) == _split_fast_pure(text), text
+    wide = "a,b\n" + "🙂," * 2 + "x\n"
+    assert _split_fast(wide) == _split_fast_pure(wide) is None
+    long_row = "a,b\n" + "x" * 65_536 + ",y\n"
+    assert _split_fast(long_row) is None and _split_fast_pure(long_row) is None
+
+
+@needs_accel
+def test_digits_to_ints_equals_int() -> None:
+    assert _accel.digits_to_ints(["0", "007", "1700000000000", "9" * 18, "9" * 19, "1" * 40]) == [
+        0, 7, 1_700_000_000_000, int("9" * 18), int("9" * 19), int("1" * 40),
+    ]  # fmt: skip
+    for bad in ([], [""], ["12", "1a"], ["١٢"], [" 1"], ["-1"], ["+1"]):
+        assert _accel.digits_to_ints(bad) is None
+
+
+TEXT = st.text(alphabet=st.sampled_from(list("#@aAbB_1 .éÉ\u00df\u0130giveawayGIVEAWAY")), max_size=30)
+
+
+@needs_accel
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(TEXT, st.sampled_from(["", "a", "ab", "b_1", "é", "giveaway"])), max_size=20),
+    st.lists(st.sampled_from(["a", "giveaway", "ab", "é", "ss"]), max_size=3, unique=True),
+    st.integers(min_value=0, max_value=4),
+)
+def test_text_verdicts_equal_pure(rows: list[tuple[str, str]], tags: list[str], need: int) -> None:
+    texts = [t for t, _ in rows]
+    handles = [h for _, h in rows]
+    assert text_verdicts(texts, handles, tags, need) == text_verdicts_pure(texts, handles, tags, need)
+
+
+@needs_accel
+def test_text_verdicts_cases() -> None:
+    texts = [
+        "#Giveaway @A @a @b",
+        "#giveaway_x @a @b",
+        "x#giveaway! @me @a",
+        "#giveaway @ @a",
+        "#GIVEAWAY @x@y",
+    ]
+    handles = ["zed", "zed", "me", "zed", "zed"]
+    fast = text_verdicts(texts, handles, ["giveaway"], 2)
+    assert fast == text_verdicts_pure(texts, handles, ["giveaway"], 2)
+    assert fast == (b"\x01\x00\x01\x01\x01", b"\x01\x01\x00\x00\x01")
+    many = text_verdicts(texts, handles, ["giveaway"], 65)  # beyond the C limit: the pure rule
+    assert many == text_verdicts_pure(texts, handles, ["giveaway"], 65)
+
+
+@needs_accel
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "ig/id/1", "ig/id/é", "", "x" * 40]), max_size=30))
+def test_first_occurrences_equal_pure(items: list[str]) -> None:
+    assert first_occurrences(items) == first_occurrences_pure(items)
+
+
+@needs_accel
+def test_filters_and_import_equal_pure_on_a_mixed_export() -> None:
+    """A whole import + filter run with the accelerator and without it (monkeypatched off)."""
+    import draws.entries as entries_module
+    import draws.filters as filters_module
+
+    rows = ["platform,user_id,handle,text,created_at,weight"]
+    for i in range(3000):
+        text = ["Love #GiveAway @a @b", "élan #giveaway @ü @b", "#giveaway @a @a", "#giveaways @x @y"][i % 4]
+        rows.append(f" Instagram ,{i % 2900}, @Fan{i} ,{text},{1_700_000_000_000 + i},{i % 5 + 1}")
+    raw = ("\n".join(rows) + "\n").encode()
+    rules = Rules(
+        required_hashtags=("giveaway",), min_mentions=2, exclude=("@fan7",), window_end_ms=2 * 10**12
+    )
+    fast = apply_rules(import_csv(raw).entries, rules)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(entries_module, "_accel", None)
+        mp.setattr(filters_module, "_accel", None)
+        pure = apply_rules(import_csv(raw).entries, rules)
+    assert fast == pure
+    assert fast.waterfall.eligible > 0

@@ -156,6 +156,17 @@ def _int(params: Mapping[str, Any], name: str, default: int, low: int, high: int
     return value
 
 
+def _has_nul(value: Any) -> bool:
+    """Postgres text and jsonb refuse U+0000: such a value could never be projected."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _refuse(code: str, message: str) -> Rejected:
     return Rejected(code, message)
 
@@ -182,6 +193,8 @@ class DrawFormat:
         unknown = set(params) - allowed
         if unknown:
             raise InvalidParams(f"unknown draw parameters: {sorted(unknown)}")
+        if _has_nul(dict(params)):
+            raise InvalidParams("parameters must not contain U+0000")
         host = params.get("host")
         if not isinstance(host, str) or not 0 < len(host) <= 128:
             raise InvalidParams("host must be a non-empty string")

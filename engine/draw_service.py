@@ -49,7 +49,7 @@ from draws import (
     issue_certificate,
     prepare_draw,
 )
-from draws.errors import BeaconNotReady
+from draws.errors import BeaconNotReady, EntryImportError
 from engine.beacon_fetch import DEFAULT_RELAYS, RelayConfig, fetch_round_async
 from engine.draw_format import (
     COMMITTED,
@@ -204,6 +204,7 @@ class DrawService:
             raise DrawRefused("draw_committed", "entries are fixed once the draw is committed")
         rules = Rules.from_json(state.params["rules"])
         imported, filtered = await asyncio.to_thread(_import_and_filter, raw, source_format, rules)
+        entries = imported.entries
         weighted = state.params["weighted"]
         waterfall = filtered.waterfall.to_json()
         if not weighted:  # as prepare_draw reports it: one per eligible entry
@@ -222,7 +223,6 @@ class DrawService:
                 waterfall=waterfall,
             )
         )
-        entries = imported.entries
         index = {row: i for i, row in enumerate(entries.rows)}
         excluded = []
         for row, reason in filtered.dropped[:MAX_EXCLUDED_SHOWN]:
@@ -534,7 +534,12 @@ def _key_hash(key: str) -> str:
 
 def _import_and_filter(raw: bytes, source_format: str, rules: Rules) -> Any:
     imported = import_entries(raw, source_format)
-    return imported, apply_rules(imported.entries, rules)
+    entries = imported.entries
+    for column, name in ((entries.user_id, "user_id"), (entries.handle, "handle")):
+        for i, value in enumerate(column):
+            if "\x00" in value:  # it would reach the certificate, which Postgres must store
+                raise EntryImportError(f"{name} contains U+0000", row=entries.rows[i])
+    return imported, apply_rules(entries, rules)
 
 
 def _prepare(

@@ -355,8 +355,8 @@ async def mint_api_key(request: Request) -> Response:
     identity = _require(request, "host")
     data = await _body(request, optional=True)
     label = data.get("label", "")
-    if not isinstance(label, str) or len(label) > 100:
-        raise ApiError("invalid_params", "label must be a string of at most 100 characters", 422)
+    if not isinstance(label, str) or len(label) > 100 or not label.isprintable():
+        raise ApiError("invalid_params", "label: at most 100 printable characters", 422)
     service = _service(request)
     live = [k for k in await service.store.api_keys(identity.user_id) if k.revoked_ms is None]
     if len(live) >= MAX_KEYS_PER_USER:

@@ -65,6 +65,8 @@ async def test_draw_rest_lifecycle_errors_and_auth(
             assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
         bad = await http.post("/draws", json={"winners": 0}, headers=live.auth())
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_params"
+        nul = await http.post("/draws", json={"title": "a\u0000b"}, headers=live.auth())
+        assert nul.status_code == 422, "Postgres could never store it: refused up front"
         draw_id = await new_draw(http, live)
         assert (await http.get("/draws/d_nope")).status_code == 404
         assert any(d["id"] == draw_id for d in (await http.get("/draws")).json()["draws"])
@@ -78,6 +80,9 @@ async def test_draw_rest_lifecycle_errors_and_auth(
         r = await http.post(url, files={"file": ("e.csv", broken, "text/csv")}, headers=live.auth())
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_entries", r.text
         assert "row 2" in r.json()["error"]["message"]
+        nul_rows = [{"user_id": "1", "handle": "@ok"}, {"user_id": "2", "handle": "@x\u0000y"}]
+        r = await http.post(url, json=nul_rows, headers=live.auth())
+        assert r.status_code == 422 and "row 2" in r.json()["error"]["message"], r.text
         r = await http.post(url, content=b"", headers={**live.auth(), "content-type": "text/csv"})
         assert r.status_code == 422 and r.json()["error"]["code"] == "empty_upload"
         monkeypatch.setattr(draws_rest, "MAX_UPLOAD", 100)

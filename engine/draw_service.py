@@ -478,7 +478,7 @@ class DrawService:
             issue_certificate,
             prepared,
             value,
-            max(self.clock.now(), spec.ready_at_ms()),
+            self.clock.now(),  # the gate in issue_certificate refuses before the beacon's time
             key,
             {"title": state.params["title"]},
         )

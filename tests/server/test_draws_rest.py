@@ -195,6 +195,12 @@ async def test_api_keys_mint_use_revoke(settings: Settings) -> None:
         assert by_bearer.status_code == 201 and by_bearer.json()["host"] == "host-1"
         by_header = await http.post("/draws", json={}, headers={"x-api-key": key})
         assert by_header.status_code == 201
+        # The key works for any REST host action, auctions included.
+        auction = {
+            "format": "english",
+            "params": {"currency": "EUR", "opening": 100, "end": 4_102_444_800_000},
+        }
+        assert (await http.post("/auctions", json=auction, headers={"x-api-key": key})).status_code == 201
         listed = (await http.get("/apikeys", headers={"x-api-key": key})).json()["keys"]
         assert [k["id"] for k in listed] == [key_id] and "key" not in listed[0]
         assert (
@@ -250,5 +256,11 @@ async def test_stage_room_reveals_one_by_one_and_late_joiner_catches_up(settings
         while len(replayed) < len(seen) - 1:
             replayed.extend(await next_events(resumed))
         assert [e["seq"] for e in replayed] == [e["seq"] for e in seen[1:]]
-        for ws in (early, late, resumed):
+        # A draw room takes no commands.
+        bidder, _ = await client(live, "bea")
+        await send(bidder, {"type": "subscribe", "room": room})
+        await send(bidder, {"type": "place_bid", "id": "b1", "room": room, "amount": 100, "currency": "EUR"})
+        reject = await recv_until(bidder, "reject")
+        assert reject["code"] == "invalid_command"
+        for ws in (early, late, resumed, bidder):
             await ws.close()

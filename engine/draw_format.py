@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 DRAW = "draw"
-MAX_PICKS = 10_000
+MAX_PICKS = 1_000  # the certificate (one audit path per pick) rides in one event
 MAX_REVEAL_INTERVAL_MS = 3_600_000
 MAX_TITLE = 200
 BEACON_KINDS = ("commit-reveal", "drand")

@@ -50,8 +50,8 @@ DRAW_SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "title": {"type": "string", "maxLength": 200},
-            "winners": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1},
-            "alternates": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 0},
+            "winners": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
+            "alternates": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 0},
             "weighted": {"type": "boolean", "default": False},
             "rules": {
                 "type": "object",

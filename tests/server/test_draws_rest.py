@@ -83,6 +83,9 @@ async def test_draw_rest_lifecycle_errors_and_auth(
         nul_rows = [{"user_id": "1", "handle": "@ok"}, {"user_id": "2", "handle": "@x\u0000y"}]
         r = await http.post(url, json=nul_rows, headers=live.auth())
         assert r.status_code == 422 and "row 2" in r.json()["error"]["message"], r.text
+        few = [{"user_id": "1", "handle": "@solo", "text": "#win"}]
+        r = await http.post(url, json=few, headers=live.auth())
+        assert r.status_code == 422 and r.json()["error"]["code"] == "too_few_entries", r.text
         r = await http.post(url, content=b"", headers={**live.auth(), "content-type": "text/csv"})
         assert r.status_code == 422 and r.json()["error"]["code"] == "empty_upload"
         monkeypatch.setattr(draws_rest, "MAX_UPLOAD", 100)

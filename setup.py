@@ -13,7 +13,8 @@ setup(
             "draws._accel",
             sources=["draws/_accel.c"],
             libraries=["crypto"],
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            extra_compile_args=["-O2", "-std=c11", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            extra_link_args=["-pthread"],
             optional=True,
         )
     ]

@@ -14,7 +14,9 @@
  *   RFC 9162 level (leaf hashes first; an odd last node is promoted unchanged).
  * merkle_root(leaves) -> bytes: RFC 9162 MTH over raw leaves (as draws.merkle.merkle_root).
  *
- * The hashing and the sort run with the GIL released, on a private copy of the inputs.
+ * The hashing and the sort run with the GIL released, on a private copy of the inputs;
+ * large hashing loops are cut in two halves, the upper one on a second thread (each half
+ * writes only its own outputs, so the bytes do not depend on the split or the timing).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -22,6 +24,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,15 +93,56 @@ static int sort_records(const record_t *in, record_t *out, size_t n) {
     return 0;
 }
 
-/* Parent level of `count` nodes into `out`; returns the parent count. */
-static size_t next_level(const unsigned char *level, size_t count, unsigned char *out) {
-    size_t pairs = count / 2;
+/* Below this many items a loop stays on one thread (starting one costs ~50 µs). */
+#define PARALLEL_MIN 16384
+
+typedef void (*range_fn)(void *ctx, size_t lo, size_t hi);
+
+typedef struct {
+    range_fn fn;
+    void *ctx;
+    size_t lo, hi;
+} job_t;
+
+static void *job_main(void *arg) {
+    job_t *job = arg;
+    job->fn(job->ctx, job->lo, job->hi);
+    return NULL;
+}
+
+/* fn(ctx, 0, n), the upper half on a second thread when n is large (or on this one when no
+ * thread can be started). Call without the GIL; fn must write only its own range. */
+static void parallel_for(range_fn fn, void *ctx, size_t n) {
+    pthread_t thread;
+    job_t job = {fn, ctx, n / 2, n};
+    if (n < PARALLEL_MIN || pthread_create(&thread, NULL, job_main, &job) != 0) {
+        fn(ctx, 0, n);
+        return;
+    }
+    fn(ctx, 0, n / 2);
+    pthread_join(thread, NULL);
+}
+
+typedef struct {
+    const unsigned char *level;
+    unsigned char *out;
+} pairs_t;
+
+static void hash_pairs(void *arg, size_t lo, size_t hi) {
+    pairs_t *c = arg;
     unsigned char buf[1 + 2 * HASH];
     buf[0] = 0x01;
-    for (size_t i = 0; i < pairs; i++) {
-        memcpy(buf + 1, level + 2 * i * HASH, 2 * HASH);
-        sha256(buf, sizeof buf, out + i * HASH);
+    for (size_t i = lo; i < hi; i++) {
+        memcpy(buf + 1, c->level + 2 * i * HASH, 2 * HASH);
+        sha256(buf, sizeof buf, c->out + i * HASH);
     }
+}
+
+/* Parent level of `count` nodes into `out` (not overlapping `level`); returns its count. */
+static size_t next_level(const unsigned char *level, size_t count, unsigned char *out) {
+    size_t pairs = count / 2;
+    pairs_t ctx = {level, out};
+    parallel_for(hash_pairs, &ctx, pairs);
     if (count % 2) memcpy(out + pairs * HASH, level + (count - 1) * HASH, HASH);
     return pairs + count % 2;
 }
@@ -110,6 +154,49 @@ static void hash_leaf(const unsigned char *leaf, size_t size, unsigned char *out
     SHA256_Update(&ctx, &prefix, 1);
     SHA256_Update(&ctx, leaf, size);
     SHA256_Final(out, &ctx);
+}
+
+typedef struct {
+    const unsigned char *const *ptr; /* leaf i at ptr[i] (size[i] bytes), or ... */
+    const size_t *size;
+    const unsigned char *packed; /* ... leaf i at packed + i * stride (LEAF bytes) */
+    size_t stride;
+    unsigned char *out;
+} leaves_t;
+
+static void hash_leaves_range(void *arg, size_t lo, size_t hi) {
+    leaves_t *c = arg;
+    for (size_t i = lo; i < hi; i++) {
+        if (c->ptr) hash_leaf(c->ptr[i], c->size[i], c->out + i * HASH);
+        else hash_leaf(c->packed + i * c->stride, LEAF, c->out + i * HASH);
+    }
+}
+
+typedef struct {
+    SHA256_CTX inner0, outer0;
+    const char **id_ptr;
+    const size_t *id_len;
+    unsigned char *salts;
+    record_t *records;
+} salts_t;
+
+/* salt = HMAC(key, id) from the pads' states; id_commit = SHA-256(salt || id) */
+static void salt_and_commit(void *arg, size_t lo, size_t hi) {
+    salts_t *c = arg;
+    for (size_t i = lo; i < hi; i++) {
+        SHA256_CTX ctx = c->inner0;
+        unsigned char inner[HASH];
+        unsigned char *salt = c->salts + i * HASH;
+        SHA256_Update(&ctx, c->id_ptr[i], c->id_len[i]);
+        SHA256_Final(inner, &ctx);
+        ctx = c->outer0;
+        SHA256_Update(&ctx, inner, HASH);
+        SHA256_Final(salt, &ctx);
+        SHA256_Init(&ctx);
+        SHA256_Update(&ctx, salt, HASH);
+        SHA256_Update(&ctx, c->id_ptr[i], c->id_len[i]);
+        SHA256_Final(c->records[i].leaf, &ctx);
+    }
 }
 
 /* Number of levels of a tree over n >= 1 leaves (leaves included). */
@@ -223,34 +310,21 @@ static PyObject *accel_build_leaves(PyObject *self, PyObject *args) {
     } else {
         memcpy(key, secret.buf, (size_t)secret.len);
     }
-    SHA256_CTX inner0, outer0;
+    salts_t job = {.id_ptr = id_ptr, .id_len = id_len, .records = records};
+    job.salts = (unsigned char *)PyBytes_AS_STRING(salts);
     for (int b = 0; b < 64; b++) pad[b] = key[b] ^ 0x36;
-    SHA256_Init(&inner0);
-    SHA256_Update(&inner0, pad, 64);
+    SHA256_Init(&job.inner0);
+    SHA256_Update(&job.inner0, pad, 64);
     for (int b = 0; b < 64; b++) pad[b] = key[b] ^ 0x5c;
-    SHA256_Init(&outer0);
-    SHA256_Update(&outer0, pad, 64);
+    SHA256_Init(&job.outer0);
+    SHA256_Update(&job.outer0, pad, 64);
 
-    unsigned char *salt_out = (unsigned char *)PyBytes_AS_STRING(salts);
     int sort_failed;
+    leaves_t leaf_job = {.packed = sorted->leaf, .stride = sizeof *sorted, .out = hashes};
     Py_BEGIN_ALLOW_THREADS
-    for (size_t i = 0; i < n; i++) {
-        SHA256_CTX ctx = inner0;
-        unsigned char inner[HASH];
-        unsigned char *salt = salt_out + i * HASH;
-        SHA256_Update(&ctx, id_ptr[i], id_len[i]);
-        SHA256_Final(inner, &ctx);
-        ctx = outer0;
-        SHA256_Update(&ctx, inner, HASH);
-        SHA256_Final(salt, &ctx);
-        SHA256_Init(&ctx);
-        SHA256_Update(&ctx, salt, HASH);
-        SHA256_Update(&ctx, id_ptr[i], id_len[i]);
-        SHA256_Final(records[i].leaf, &ctx);
-    }
+    parallel_for(salt_and_commit, &job, n);
     sort_failed = sort_records(records, sorted, n);
-    if (!sort_failed)
-        for (size_t i = 0; i < n; i++) hash_leaf(sorted[i].leaf, LEAF, hashes + i * HASH);
+    if (!sort_failed) parallel_for(hash_leaves_range, &leaf_job, n);
     Py_END_ALLOW_THREADS
     if (sort_failed) {
         PyErr_NoMemory();
@@ -300,9 +374,9 @@ static PyObject *accel_merkle_root(PyObject *self, PyObject *arg) {
     }
     const char **ptr = PyMem_RawMalloc(n * sizeof *ptr);
     size_t *len = PyMem_RawMalloc(n * sizeof *len);
-    unsigned char *level = PyMem_RawMalloc(n * HASH);
+    unsigned char *level = PyMem_RawMalloc(n * HASH), *other = PyMem_RawMalloc(((n + 1) / 2) * HASH);
     PyObject *result = NULL;
-    if (!ptr || !len || !level) {
+    if (!ptr || !len || !level || !other) {
         PyErr_NoMemory();
         goto done;
     }
@@ -315,18 +389,51 @@ static PyObject *accel_merkle_root(PyObject *self, PyObject *arg) {
         ptr[i] = PyBytes_AS_STRING(leaf);
         len[i] = (size_t)PyBytes_GET_SIZE(leaf);
     }
+    leaves_t job = {.ptr = (const unsigned char *const *)ptr, .size = len, .out = level};
+    unsigned char *cur = level, *next = other;
     Py_BEGIN_ALLOW_THREADS
-    for (size_t i = 0; i < n; i++) hash_leaf((const unsigned char *)ptr[i], len[i], level + i * HASH);
-    size_t count = n;
-    while (count > 1) count = next_level(level, count, level); /* in place: parent i < child 2i */
+    parallel_for(hash_leaves_range, &job, n);
+    for (size_t count = n; count > 1;) { /* two buffers: the halves must not overlap */
+        count = next_level(cur, count, next);
+        unsigned char *t = cur;
+        cur = next;
+        next = t;
+    }
     Py_END_ALLOW_THREADS
-    result = PyBytes_FromStringAndSize((const char *)level, HASH);
+    result = PyBytes_FromStringAndSize((const char *)cur, HASH);
 done:
     Py_DECREF(leaves);
     PyMem_RawFree(ptr);
     PyMem_RawFree(len);
     PyMem_RawFree(level);
+    PyMem_RawFree(other);
     return result;
+}
+
+/* leaf_weights(leaves) -> list of int (each leaf's last 8 bytes, big-endian), or None
+ * when an item is not a 40-byte bytes object (the caller's pure code then reports it). */
+static PyObject *accel_leaf_weights(PyObject *self, PyObject *arg) {
+    PyObject *leaves = PySequence_Tuple(arg);
+    if (!leaves) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(leaves);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *leaf = PyTuple_GET_ITEM(leaves, i);
+        if (!PyBytes_Check(leaf) || PyBytes_GET_SIZE(leaf) != LEAF) {
+            Py_DECREF(leaves);
+            Py_RETURN_NONE;
+        }
+    }
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out && i < n; i++) {
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(leaves, i)) + HASH;
+        unsigned long long w = 0;
+        for (int b = 0; b < 8; b++) w = w << 8 | p[b];
+        PyObject *item = PyLong_FromUnsignedLongLong(w);
+        if (!item) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, i, item);
+    }
+    Py_DECREF(leaves);
+    return out;
 }
 
 /* ---- entries and filters: columnar helpers (draws.entries, draws.filters) ---- */
@@ -635,6 +742,7 @@ static PyMethodDef methods[] = {
     {"build_leaves", accel_build_leaves, METH_VARARGS,
      "build_leaves(host_secret, identities, weights) -> (leaves, order, salts, levels)"},
     {"merkle_root", accel_merkle_root, METH_O, "merkle_root(leaves) -> RFC 9162 root over raw leaves"},
+    {"leaf_weights", accel_leaf_weights, METH_O, "leaf_weights(leaves) -> list of int or None"},
     {"split_csv", accel_split_csv, METH_VARARGS,
      "split_csv(text, start, ncols, max_row, strip) -> columns or None"},
     {"digits_to_ints", accel_digits_to_ints, METH_O, "digits_to_ints(values) -> list of int or None"},

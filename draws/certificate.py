@@ -34,8 +34,13 @@ def mask_handle(handle: str) -> str:
     return handle[:2] + "*" * (len(handle) - 3) + handle[-1:]
 
 
-def pick_json(leaves: PrivateLeaves, indices: Sequence[int], handles: Sequence[str]) -> list[dict[str, Any]]:
-    """The per-pick records: position, leaf index, leaf, audit path, masked handle."""
+def pick_json(
+    leaves: PrivateLeaves, indices: Sequence[int], handles: Mapping[int, str] | Sequence[str]
+) -> list[dict[str, Any]]:
+    """The per-pick records: position, leaf index, leaf, audit path, masked handle.
+
+    ``handles[index]`` is the display name at leaf ``index`` (only the picked ones are read).
+    """
     return [
         {
             "position": position,

@@ -19,7 +19,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from operator import add, itemgetter, methodcaller
@@ -54,12 +54,16 @@ class Entries:
     text: tuple[str, ...]
     created_at_ms: tuple[int | None, ...]
     weight: tuple[int, ...]
+    #: ``identities()`` when already known (``select`` passes them on; not part of equality)
+    known_identities: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def identities(self) -> list[str]:
         """Identity strings: ``platform/id/<user_id>``, else ``platform/handle/<handle>``."""
+        if self.known_identities is not None:
+            return list(self.known_identities)
         if "" not in self.user_id:  # the usual case: every row has an id; concatenate in C
             if len(set(self.platform)) == 1:  # one export, one platform: one concatenation
                 return list(map((self.platform[0] + "/id/").__add__, self.user_id))
@@ -69,8 +73,12 @@ class Entries:
             for p, u, h in zip(self.platform, self.user_id, self.handle, strict=True)
         ]
 
-    def select(self, keep: Sequence[int]) -> Entries:
-        """The entries at the given positions, in that order (used by the filters)."""
+    def select(self, keep: Sequence[int], identities: Sequence[str] | None = None) -> Entries:
+        """The entries at the given positions, in that order (used by the filters).
+
+        ``identities``, if given, must be ``self.identities()``: the result then keeps its
+        own instead of building them again.
+        """
         pick: Callable[[Sequence[Any]], tuple[Any, ...]] = (
             itemgetter(*keep) if len(keep) > 1 else lambda col: tuple(map(col.__getitem__, keep))
         )
@@ -82,6 +90,7 @@ class Entries:
             pick(self.text),
             pick(self.created_at_ms),
             pick(self.weight),
+            None if identities is None else pick(identities),
         )
 
 

@@ -245,10 +245,11 @@ def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
         steps.append((reason, len(alive) - len(survivors), len(survivors)))
         alive = survivors
 
+    with_ids = bool(rules.exclude) or rules.one_per_user
+    identities = entries.identities() if with_ids else []  # built once, kept by the eligible
     if rules.exclude:
         handles = {x[1:] for x in rules.exclude if x.startswith("@")}
         ids = {x for x in rules.exclude if not x.startswith("@")}
-        identities = entries.identities()
         hs = entries.handle
         step(EXCLUDED, [hs[i] not in handles and identities[i] not in ids for i in alive])
     if rules.window_start_ms is not None or rules.window_end_ms is not None:
@@ -274,8 +275,8 @@ def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
         if rules.min_mentions:
             step(TOO_FEW_MENTIONS, mention_ok)
     if rules.one_per_user:
-        step(DUPLICATE_USER, first_occurrences(list(map(entries.identities().__getitem__, alive))))
-    eligible = entries.select(alive)
+        step(DUPLICATE_USER, first_occurrences(list(map(identities.__getitem__, alive))))
+    eligible = entries.select(alive, identities if with_ids else None)
     total = sum(eligible.weight)
     waterfall = Waterfall(len(entries), tuple(steps), len(alive), total)
     return FilterResult(eligible, tuple(dropped), waterfall)

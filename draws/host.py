@@ -34,10 +34,14 @@ class PreparedDraw:
     commitment: Commitment
     commitment_signature: bytes
 
+    def display_name(self, position: int) -> str:
+        """Handle (else user id) of the entry at sorted leaf ``position``."""
+        e, i = self.filtered.eligible, self.leaves.order[position]
+        return e.handle[i] or e.user_id[i]
+
     def display_names(self) -> list[str]:
         """Handle (else user id) of the entry at each sorted leaf position."""
-        e = self.filtered.eligible
-        return [e.handle[i] or e.user_id[i] for i in self.leaves.order]
+        return list(map(self.display_name, range(len(self.leaves.order))))
 
 
 def prepare_draw(
@@ -100,9 +104,9 @@ def issue_certificate(
     randomness = beacon_for_draw(c.beacon, beacon_value, now_ms)
     commitment_hash = c.digest()
     seed = derive_seed(commitment_hash, randomness)
-    weights = leaf_weights(prepared.leaves.leaves)
-    picks = select_picks(seed, c.n, c.winners, c.alternates, weights if c.weighted else None)
-    names = prepared.display_names()
+    weights = leaf_weights(prepared.leaves.leaves) if c.weighted else None
+    picks = select_picks(seed, c.n, c.winners, c.alternates, weights)
+    names = {i: prepared.display_name(i) for i in (*picks.winners, *picks.alternates)}  # picks only
     body: dict[str, Any] = {
         "type": CERTIFICATE_TYPE,
         "version": CERTIFICATE_VERSION,

@@ -80,7 +80,7 @@ def pick_weighted(drbg: Drbg, weights: Sequence[int], count: int) -> list[int]:
     n = len(weights)
     if not 0 <= count <= n:
         raise ValueError(f"cannot pick {count} of {n}")
-    if any(w < 1 for w in weights):
+    if n and min(weights) < 1:
         raise ValueError("weights are positive integers")
     fenwick = Fenwick(weights)
     total = sum(weights)

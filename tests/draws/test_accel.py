@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import struct
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from draws import Rules, apply_rules, build_leaves, check_receipt, import_csv, merkle_root
 from draws.entries import _split_fast, _split_fast_pure
 from draws.filters import first_occurrences, first_occurrences_pure, text_verdicts, text_verdicts_pure
-from draws.leaves import ACCELERATED, build_leaves_pure
+from draws.leaves import ACCELERATED, build_leaves_pure, leaf_weights, leaf_weights_pure
 from draws.merkle import merkle_root_pure
 
 try:
@@ -253,3 +254,20 @@ def test_filters_and_import_equal_pure_on_a_mixed_export() -> None:
         pure = apply_rules(import_csv(raw).entries, rules)
     assert fast == pure
     assert fast.waterfall.eligible > 0
+
+
+@needs_accel
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=30))
+def test_leaf_weights_equal_pure(weights: list[int]) -> None:
+    leaves = [hashlib.sha256(bytes([i % 256])).digest() + w.to_bytes(8, "big") for i, w in enumerate(weights)]
+    assert leaf_weights(leaves) == leaf_weights_pure(leaves) == weights
+
+
+@needs_accel
+def test_leaf_weights_of_malformed_leaves_fail_like_the_pure_code() -> None:
+    for bad in ([b"x" * 41], [b"x" * 40, b"y" * 39]):
+        with pytest.raises(struct.error):
+            leaf_weights(bad)
+        with pytest.raises(struct.error):
+            leaf_weights_pure(bad)

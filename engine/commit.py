@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from engine.store import Journal, JournalEntry
 
-Pending = tuple[Sequence[JournalEntry], "asyncio.Future[None]"]
+#: Told the outcome of a write: ``None`` once it is durable, else the failure.
+Done = Callable[[BaseException | None], None]
+Pending = tuple[Sequence[JournalEntry], Done]
+
+log = logging.getLogger("fairlot.commit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +43,7 @@ class GroupCommitter:
         self.max_in_flight = max_in_flight
         self._in_flight = 0
         self._flushing: set[asyncio.Task[None]] = set()
-        self._pending: deque[tuple[Sequence[JournalEntry], asyncio.Future[None]]] = deque()
+        self._pending: deque[Pending] = deque()
         self._pending_events = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -59,10 +64,24 @@ class GroupCommitter:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for _, fut in self._pending:
-            if not fut.done():
-                fut.cancel()
-        self._pending.clear()
+        pending, self._pending = self._pending, deque()
+        for _, done in pending:
+            done(asyncio.CancelledError())
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
+    def enqueue(self, entries: Sequence[JournalEntry], done: Done) -> None:
+        """Queue ``entries`` for the next flush; ``done`` is called with its outcome.
+
+        The callback form is the actors' hot path: no future, no task switch per batch
+        (``commit`` is the awaitable form). Requires a started committer."""
+        if self._task is None:
+            raise RuntimeError("the group committer is not started")
+        self._pending.append((entries, done))
+        self._pending_events += len(entries)
+        self._wake.set()
 
     async def commit(self, entries: Sequence[JournalEntry]) -> None:
         """Return once ``entries`` are durable; raise what the journal raised otherwise."""
@@ -70,9 +89,18 @@ class GroupCommitter:
             await self.journal.append(entries)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((entries, fut))
-        self._pending_events += len(entries)
-        self._wake.set()
+
+        def done(failure: BaseException | None) -> None:
+            if fut.done():
+                return
+            if failure is None:
+                fut.set_result(None)
+            elif isinstance(failure, asyncio.CancelledError):
+                fut.cancel()
+            else:
+                fut.set_exception(failure)
+
+        self.enqueue(entries, done)
         await fut
 
     def statistics(self) -> CommitStatistics:
@@ -103,14 +131,14 @@ class GroupCommitter:
 
     async def _flush(self, taken: list[Pending], count: int) -> None:
         """One journal round trip. Several may be in flight (on separate connections):
-        each writer has at most one batch in flight (it awaits its commit), so a
-        stream's events can never overtake each other."""
+        each writer has at most one batch in flight (it waits for that batch's outcome
+        before it writes again), so a stream's events can never overtake each other."""
         try:
             outcomes = await self.journal.append_batches([entries for entries, _ in taken])
         except BaseException as exc:  # cancelled: nobody is acknowledged
-            for _, fut in taken:
-                if not fut.done():
-                    fut.cancel()
+            cancelled = asyncio.CancelledError()
+            for _, done in taken:
+                done(cancelled)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -120,10 +148,8 @@ class GroupCommitter:
         self._flushes += 1
         self._batches += len(taken)
         self._events += count
-        for (_, fut), failure in zip(taken, outcomes, strict=True):
-            if fut.done():
-                continue
-            if failure is None:
-                fut.set_result(None)
-            else:
-                fut.set_exception(failure)
+        for (_, done), failure in zip(taken, outcomes, strict=True):
+            try:
+                done(failure)
+            except Exception:  # one writer's bug must not strand the others' acks
+                log.exception("group commit: completion callback failed")

@@ -161,6 +161,7 @@ class Registry:
             backlog=backlog,
             created=created,
             snapshot_every=self.snapshot_every,
+            enqueue=self.committer.enqueue if self.committer.running else None,
         )
         self._actors[stream_id] = actor
         actor.start()

@@ -436,6 +436,12 @@ static PyObject *accel_leaf_weights(PyObject *self, PyObject *arg) {
     return out;
 }
 
+static int is_word(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c; }
+
 /* ---- entries and filters: columnar helpers (draws.entries, draws.filters) ---- */
 
 /* split_csv(text, start, ncols, max_row, strip) -> list of ncols lists of str, or None.
@@ -461,8 +467,12 @@ static inline __attribute__((always_inline)) int split_body(
                 while (a < b && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, a))) a++;
                 while (b > a && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, b - 1))) b--;
             }
-            PyObject *item;
-            if (ascii) { /* no scan for the widest character: it is ASCII */
+            PyObject *item, *prev = row ? PyList_GET_ITEM(PyList_GET_ITEM(columns, j), row - 1) : NULL;
+            if (ascii && prev && PyUnicode_GET_LENGTH(prev) == b - a &&
+                memcmp(PyUnicode_DATA(prev), (const char *)data + a, (size_t)(b - a)) == 0) {
+                item = prev; /* same value as the row above (a platform column): share it */
+                Py_INCREF(item);
+            } else if (ascii) { /* no scan for the widest character: it is ASCII */
                 item = PyUnicode_New(b - a, 127);
                 if (item) memcpy(PyUnicode_DATA(item), (const char *)data + a, (size_t)(b - a));
             } else {
@@ -531,6 +541,36 @@ static PyObject *accel_split_csv(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* handles(values) -> list of value.lstrip("@").casefold(); ASCII values in C (casefold is
+ * lower-case there), the others through those str methods. */
+static PyObject *accel_handles(PyObject *self, PyObject *arg) {
+    PyObject *values = PySequence_Tuple(arg);
+    if (!values) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(values);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out && i < n; i++) {
+        PyObject *v = PyTuple_GET_ITEM(values, i), *item;
+        if (PyUnicode_CheckExact(v) && PyUnicode_IS_ASCII(v)) {
+            const unsigned char *p = PyUnicode_DATA(v);
+            Py_ssize_t m = PyUnicode_GET_LENGTH(v), a = 0;
+            while (a < m && p[a] == '@') a++;
+            item = PyUnicode_New(m - a, 127);
+            if (item) {
+                unsigned char *q = PyUnicode_DATA(item);
+                for (Py_ssize_t k = a; k < m; k++) q[k - a] = lower(p[k]);
+            }
+        } else {
+            PyObject *stripped = PyObject_CallMethod(v, "lstrip", "s", "@");
+            item = stripped ? PyObject_CallMethod(stripped, "casefold", NULL) : NULL;
+            Py_XDECREF(stripped);
+        }
+        if (!item) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, i, item);
+    }
+    Py_DECREF(values);
+    return out;
+}
+
 /* digits_to_ints(values) -> list of int, or None unless every value is a non-empty run
  * of ASCII digits (then int(value) for each, as draws.entries does for timestamps). */
 static PyObject *accel_digits_to_ints(PyObject *self, PyObject *arg) {
@@ -574,11 +614,6 @@ fail:
     return NULL;
 }
 
-static int is_word(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-static unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c; }
 
 /* Does lower(text) contain "#" + tag not followed by a word character? (tag: UTF-8) */
 static int has_tag(const unsigned char *p, size_t n, const unsigned char *tag, size_t tn) {
@@ -746,6 +781,7 @@ static PyMethodDef methods[] = {
     {"split_csv", accel_split_csv, METH_VARARGS,
      "split_csv(text, start, ncols, max_row, strip) -> columns or None"},
     {"digits_to_ints", accel_digits_to_ints, METH_O, "digits_to_ints(values) -> list of int or None"},
+    {"handles", accel_handles, METH_O, "handles(values) -> [v.lstrip('@').casefold() for v in values]"},
     {"text_verdicts", accel_text_verdicts, METH_VARARGS, "text_verdicts(texts, handles, tags, need) -> bytes"},
     {"first_occurrences", accel_first_occurrences, METH_O, "first_occurrences(items) -> bytes of 0/1"},
     {NULL, NULL, 0, NULL},

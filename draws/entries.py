@@ -278,6 +278,11 @@ def _platform(value: str) -> str:
     return folded
 
 
+def handles_pure(column: Sequence[str]) -> list[str]:
+    """Handles as compared: leading "@" removed, case-folded (in C when built)."""
+    return list(map(str.casefold, map(_STRIP_AT, column)))
+
+
 def _build(
     header: Sequence[str],
     columns: list[list[str]],
@@ -293,7 +298,7 @@ def _build(
         return _nfc_strip(columns[index[name]], already_nfc, stripped) if name in index else blank
 
     user_id = column("user_id")
-    handle = list(map(str.casefold, map(_STRIP_AT, column("handle"))))
+    handle = handles_pure(column("handle")) if _accel is None else _accel.handles(column("handle"))
     if "" in user_id:  # rare: only then look for a row with neither id nor handle
         for i, (u, h) in enumerate(zip(user_id, handle, strict=True)):
             if not (u or h):

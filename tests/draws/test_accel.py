@@ -17,11 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from draws import Rules, apply_rules, build_leaves, check_receipt, import_csv, merkle_root
-from draws.entries import _split_fast, _split_fast_pure
+from draws import Rules, apply_rules, build_leaves, check_receipt, import_csv, merkle_root, verify_certificate
+from draws.entries import _split_fast, _split_fast_pure, handles_pure
 from draws.filters import first_occurrences, first_occurrences_pure, text_verdicts, text_verdicts_pure
 from draws.leaves import ACCELERATED, build_leaves_pure, leaf_weights, leaf_weights_pure
 from draws.merkle import merkle_root_pure
+from tests.draws.helpers import make_draw
 
 try:
     from draws import _accel
@@ -271,3 +272,29 @@ def test_leaf_weights_of_malformed_leaves_fail_like_the_pure_code() -> None:
             leaf_weights(bad)
         with pytest.raises(struct.error):
             leaf_weights_pure(bad)
+
+
+@needs_accel
+@pytest.mark.parametrize("weighted", [False, True])
+def test_whole_draw_is_the_same_without_the_accelerator(weighted: bool) -> None:
+    """Certificate and leaves file byte for byte, and ``verify`` passes on both paths."""
+    import draws.entries
+    import draws.filters
+    import draws.leaves
+    import draws.merkle
+
+    fast = make_draw(weighted=weighted, n=300)
+    with pytest.MonkeyPatch.context() as mp:
+        for module in (draws.entries, draws.filters, draws.leaves, draws.merkle):
+            mp.setattr(module, "_accel", None)
+        pure = make_draw(weighted=weighted, n=300)
+        pure_report = verify_certificate(pure.cert_bytes, leaves=pure.leaves_file)
+    assert fast.cert_bytes == pure.cert_bytes and fast.leaves_file == pure.leaves_file
+    assert pure_report.ok and verify_certificate(fast.cert_bytes, leaves=fast.leaves_file).ok
+
+
+@needs_accel
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("@@aZ_9 éÉßİ\u0130K")), max_size=8), max_size=20))
+def test_handles_equal_pure(values: list[str]) -> None:
+    assert _accel.handles(values) == handles_pure(values)

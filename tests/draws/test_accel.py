@@ -177,8 +177,10 @@ def test_split_csv_edge_cases() -> None:
         "a,b\n1,2,3\n",
         "a,b\n1\n",
         "é,b\n1,ü\n",
+        "a,b\n🙂 , x\n1,🙂\n",
     ):
         assert _split_fast(text) == _split_fast_pure(text), text
+        assert _split_fast(text, strip=True) == _split_fast_pure(text.replace(" ", "")), text
     wide = "a,b\n" + "🙂," * 2 + "x\n"
     assert _split_fast(wide) == _split_fast_pure(wide) is None
     long_row = "a,b\n" + "x" * 65_536 + ",y\n"

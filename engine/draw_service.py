@@ -203,8 +203,7 @@ class DrawService:
         if state.status not in (CREATED, IMPORTED):
             raise DrawRefused("draw_committed", "entries are fixed once the draw is committed")
         rules = Rules.from_json(state.params["rules"])
-        imported, filtered = await asyncio.to_thread(_import_and_filter, raw, source_format, rules)
-        entries = imported.entries
+        imported, filtered, excluded = await asyncio.to_thread(_import_and_filter, raw, source_format, rules)
         weighted = state.params["weighted"]
         waterfall = filtered.waterfall.to_json()
         if not weighted:  # as prepare_draw reports it: one per eligible entry
@@ -223,13 +222,6 @@ class DrawService:
                 waterfall=waterfall,
             )
         )
-        index = {row: i for i, row in enumerate(entries.rows)}
-        excluded = []
-        for row, reason in filtered.dropped[:MAX_EXCLUDED_SHOWN]:
-            i = index.get(row)
-            excluded.append(
-                Excluded(row, reason, (entries.handle[i] or entries.user_id[i]) if i is not None else "")
-            )
         return actor, excluded
 
     def _lock(self, host: str) -> asyncio.Lock:
@@ -263,6 +255,7 @@ class DrawService:
         host = params["host"]
         draw_id = draw_id_of(actor.stream_id)
         async with self._lock(host):
+            state = self.state(actor)  # as it is now, after waiting for the lock
             if state.status != IMPORTED:
                 raise DrawRefused(
                     "draw_state", f"a draw is committed once, after its import (it is {state.status})"
@@ -539,7 +532,16 @@ def _import_and_filter(raw: bytes, source_format: str, rules: Rules) -> Any:
         for i, value in enumerate(column):
             if "\x00" in value:  # it would reach the certificate, which Postgres must store
                 raise EntryImportError(f"{name} contains U+0000", row=entries.rows[i])
-    return imported, apply_rules(entries, rules)
+    filtered = apply_rules(entries, rules)
+    shown = filtered.dropped[:MAX_EXCLUDED_SHOWN]
+    index = {row: i for i, row in enumerate(entries.rows)} if shown else {}
+    excluded = []
+    for row, reason in shown:
+        j = index.get(row)
+        excluded.append(
+            Excluded(row, reason, (entries.handle[j] or entries.user_id[j]) if j is not None else "")
+        )
+    return imported, filtered, excluded
 
 
 def _prepare(

@@ -1,10 +1,13 @@
-/* draws._accel: the leaf hashing of draws.leaves and draws.merkle in C (optional).
+/* draws._accel: optional C versions of the hot loops of draws.leaves, draws.merkle,
+ * draws.entries and draws.filters.
  *
  * Why: a million-entry draw costs about six SHA-256 compressions per entry (HMAC salt,
  * id commitment, leaf hash, Merkle node); in CPython each call costs a Python-level
- * round trip, in C it costs the compression alone (SHA-NI through OpenSSL). The answers
- * are those of the pure-Python functions, byte for byte (tests/draws/test_accel.py); the
- * pure code stays the reference and the fallback when this module is not built.
+ * round trip, in C it costs the compression alone (SHA-NI through OpenSSL). Import and
+ * filters spend their time in per-row str methods and regexes, which the ASCII cases here
+ * replace by byte loops. The answers are those of the pure-Python functions, byte for
+ * byte (tests/draws/test_accel.py); the pure code stays the reference and the fallback
+ * when this module is not built, and decides every case this module declines.
  *
  * build_leaves(host_secret, identities, weights) -> (leaves, order, salts, levels)
  *   as draws.leaves.build_leaves: salt = HMAC-SHA256(host_secret, id), id_commit =
@@ -13,6 +16,8 @@
  *   one bytes object of 32-byte salts in *input* order, `levels` one bytes object per
  *   RFC 9162 level (leaf hashes first; an odd last node is promoted unchanged).
  * merkle_root(leaves) -> bytes: RFC 9162 MTH over raw leaves (as draws.merkle.merkle_root).
+ * leaf_weights, split_csv, digits_to_ints, handles, text_verdicts, first_occurrences:
+ *   see each function below and its pure counterpart named in draws/.
  *
  * The hashing and the sort run with the GIL released, on a private copy of the inputs;
  * large hashing loops are cut in two halves, the upper one on a second thread (each half

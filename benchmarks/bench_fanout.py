@@ -9,7 +9,11 @@ broadcast server (the peer: no durability, no protocol checks, ``websockets.broa
 - delivered/expected: events received by all viewers / (viewers x bids acknowledged);
 - server CPU µs per delivered message: the server process's utime+stime
   (``/proc/<pid>/stat``) over the bidding window / deliveries;
-- RSS per connection: the server's RSS growth while the viewers connect / N.
+- RSS per connection: the server's RSS growth while the viewers connect / N;
+- where the latency goes: bid-to-ack (fairlot acks after the event is durable *and*
+  fanned out), bid-to-first-viewer (the durable write and the command's own work plus
+  one send: what is not fan-out) and, from fairlot's ``/metrics``, the mean time of the
+  server's fan-out loop per published batch.
 
 The server runs pinned to core 0 (``taskset -c 0``); the viewers (split over processes
 of at most ``--per-proc`` connections, a minimal asyncio WebSocket client) and the
@@ -216,9 +220,10 @@ async def peer_server(port: int) -> None:
 # --------------------------------------------------------------------------- driver
 
 
-def proc_cpu_s(pid: int) -> float:
+def proc_cpu_s(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of ``pid``."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def proc_rss_kb(pid: int) -> int:
@@ -308,6 +313,16 @@ class Target:
 
         return TokenSigner(SECRET.encode()).mint(user, "bidder", time.time_ns() // 1_000_000 + 3_600_000)
 
+    def fanout_counters(self) -> tuple[float, int]:
+        """fairlot's (seconds spent in fan-out loops, batches fanned out) from /metrics."""
+        if self.name != "fairlot":
+            return 0.0, 0
+        import httpx
+
+        text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=10).text
+        values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and line[0] != "#")
+        return float(values["fairlot_fanout_seconds_total"]), int(values["fairlot_fanout_batches_total"])
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
@@ -320,7 +335,7 @@ class Target:
 
 async def bidder(
     target: Target, room: str, rate: float, seconds: float
-) -> tuple[dict[int, int], dict[str, int]]:
+) -> tuple[dict[int, int], dict[int, int], dict[str, int]]:
     """Open loop: a bid every 1/rate s, alternating two bidders with rising maxima."""
     from websockets.asyncio.client import connect
 
@@ -333,13 +348,16 @@ async def bidder(
         conns.append(ws)
     sent_at: dict[str, int] = {}
     seq_sent: dict[int, int] = {}
+    seq_acked: dict[int, int] = {}
     rejected: dict[str, int] = {}
 
     async def read(ws: Any) -> None:
         async for raw in ws:
+            now = time.monotonic_ns()
             msg = orjson.loads(raw)
             if msg["type"] == "ack":
                 seq_sent[msg["seq"]] = sent_at[msg["id"]]
+                seq_acked[msg["seq"]] = now
             elif msg["type"] == "reject":
                 rejected[msg["code"]] = rejected.get(msg["code"], 0) + 1
 
@@ -360,7 +378,7 @@ async def bidder(
         task.cancel()
     for ws in conns:
         await ws.close()
-    return seq_sent, rejected
+    return seq_sent, seq_acked, rejected
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -401,9 +419,11 @@ def run_workload(target: Target, viewers: int, rate: float, seconds: float, per_
             raise RuntimeError(f"viewer worker failed: {line!r}")
     time.sleep(1.0)
     rss_after = proc_rss_kb(pid)
+    fanout_before = target.fanout_counters()
     cpu_before = proc_cpu_s(pid)
-    seq_sent, rejected = asyncio.run(bidder(target, room, rate, seconds))
+    seq_sent, seq_acked, rejected = asyncio.run(bidder(target, room, rate, seconds))
     cpu_after = proc_cpu_s(pid)
+    fanout_after = target.fanout_counters()
     for w in workers:
         assert w.stdin is not None
         w.stdin.write(b"stop\n")
@@ -411,18 +431,29 @@ def run_workload(target: Target, viewers: int, rate: float, seconds: float, per_
     for w in workers:
         w.wait(60)
     latencies: list[float] = []
+    first: dict[int, int] = {}  # seq -> earliest receipt by any viewer
     delivered = 0
     for out in outs:
         rec = array("q")
         rec.frombytes(Path(out).read_bytes())
         os.unlink(out)
         for i in range(0, len(rec), 2):
-            sent = seq_sent.get(rec[i])
+            seq = rec[i]
+            sent = seq_sent.get(seq)
             if sent is not None:
                 delivered += 1
-                latencies.append((rec[i + 1] - sent) / 1e6)
+                at = rec[i + 1]
+                latencies.append((at - sent) / 1e6)
+                if at < first.get(seq, at + 1):
+                    first[seq] = at
     latencies.sort()
+    ack_ms = sorted((seq_acked[s] - seq_sent[s]) / 1e6 for s in seq_sent)
+    first_ms = sorted((first[s] - seq_sent[s]) / 1e6 for s in first)
     expected = viewers * len(seq_sent)
+    user_s = cpu_after[0] - cpu_before[0]
+    sys_s = cpu_after[1] - cpu_before[1]
+    fanout_s = fanout_after[0] - fanout_before[0]
+    batches = fanout_after[1] - fanout_before[1]
     return {
         "target": target.name,
         "viewers": viewers,
@@ -434,7 +465,14 @@ def run_workload(target: Target, viewers: int, rate: float, seconds: float, per_
         "p50_ms": percentile(latencies, 0.50),
         "p99_ms": percentile(latencies, 0.99),
         "max_ms": latencies[-1] if latencies else float("nan"),
-        "cpu_us_per_msg": (cpu_after - cpu_before) * 1e6 / delivered if delivered else float("nan"),
+        "ack_p50_ms": percentile(ack_ms, 0.50),
+        "ack_p99_ms": percentile(ack_ms, 0.99),
+        "first_p50_ms": percentile(first_ms, 0.50),
+        "fanout_loop_ms": fanout_s * 1e3 / batches if batches else float("nan"),
+        "events_per_batch": len(seq_sent) / batches if batches else float("nan"),
+        "cpu_us_per_msg": (user_s + sys_s) * 1e6 / delivered if delivered else float("nan"),
+        "user_us_per_msg": user_s * 1e6 / delivered if delivered else float("nan"),
+        "sys_us_per_msg": sys_s * 1e6 / delivered if delivered else float("nan"),
         "rss_kb_per_conn": (rss_after - rss_before) / viewers,
     }
 
@@ -485,11 +523,23 @@ def main() -> int:
                     f"{name:16} {viewers:>6} viewers x {rate:>3} bids/s: "
                     f"p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms  "
                     f"max {result['max_ms']:7.1f} ms  delivered {result['delivered']}/{result['expected']}  "
-                    f"cpu {result['cpu_us_per_msg']:5.2f} us/msg  "
+                    f"cpu {result['cpu_us_per_msg']:5.2f} us/msg "
+                    f"(user {result['user_us_per_msg']:.2f} + sys {result['sys_us_per_msg']:.2f})  "
                     f"rss {result['rss_kb_per_conn']:5.1f} KB/conn  "
                     f"(bids acked {result['bids_acked']}, rejected {result['rejected']})",
                     flush=True,
                 )
+                split = (
+                    f"{'':16} bid->ack p50 {result['ack_p50_ms']:.2f} ms p99 {result['ack_p99_ms']:.2f} ms  "
+                    f"bid->first viewer p50 {result['first_p50_ms']:.2f} ms"
+                )
+                if name == "fairlot":
+                    split += (
+                        f"  server fan-out loop {result['fanout_loop_ms']:.2f} ms per batch "
+                        f"({result['events_per_batch']:.2f} events/batch); "
+                        f"(durable write + command ~ first-viewer p50; the rest of p50 is fan-out)"
+                    )
+                print(split, flush=True)
     finally:
         stores.stop()
     print()

@@ -52,6 +52,8 @@ class Metrics:
         self.messages_in: dict[str, int] = {}
         self.messages_out = 0
         self.fanout_frames = 0
+        self.fanout_batches = 0
+        self.fanout_seconds = 0.0
         self.acks = 0
         self.rejects: dict[str, int] = {}
         self.protocol_errors: dict[str, int] = {}
@@ -109,6 +111,18 @@ class Metrics:
             "counter",
             "Frames encoded for fan-out (once per codec per batch).",
             [f"fairlot_fanout_frames_total {self.fanout_frames}"],
+        )
+        metric(
+            "fairlot_fanout_batches_total",
+            "counter",
+            "Durable batches fanned out to a room's members.",
+            [f"fairlot_fanout_batches_total {self.fanout_batches}"],
+        )
+        metric(
+            "fairlot_fanout_seconds_total",
+            "counter",
+            "Time spent handing durable batches to room members (encode and writes).",
+            [f"fairlot_fanout_seconds_total {self.fanout_seconds:.6f}"],
         )
         metric("fairlot_acks_total", "counter", "Commands acknowledged.", [f"fairlot_acks_total {self.acks}"])
         metric(

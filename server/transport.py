@@ -10,7 +10,11 @@ back to the ASGI ``send``. ``FAIRLOT_WS_FASTPATH=0`` turns it off.
 
 The writer honours the transport's flow control (uvicorn's ``writable`` event, cleared
 by ``pause_writing``): it never writes to a paused transport, so the user-space buffer
-per connection stays below the high-water mark plus one frame.
+per connection stays below the high-water mark plus one frame. Rooms call the
+transport's ``write`` straight from their publish loop (``transport_write``) while the
+connection is on the fast path, so the writer tells its connection, synchronously, when
+that must stop: ``on_blocked`` runs when the transport pauses and when the connection
+is lost (before uvicorn hears of either).
 """
 
 from __future__ import annotations
@@ -51,12 +55,34 @@ class RawSendMiddleware:
 class DirectWriter:
     """Writes pre-framed bytes to one uvicorn websockets-sansio connection."""
 
-    __slots__ = ("_proto", "_transport", "_writable")
+    __slots__ = ("_proto", "_transport", "_writable", "on_blocked", "transport_write")
 
     def __init__(self, proto: Any) -> None:
         self._proto = proto
         self._transport: asyncio.Transport = proto.transport
         self._writable: asyncio.Event = proto.writable
+        #: The transport's own ``write`` (a C method under uvloop): the fan-out hot loop.
+        self.transport_write: Callable[[bytes], object] = self._transport.write
+        #: Called when the transport pauses or the connection is lost.
+        self.on_blocked: Callable[[], None] | None = None
+        pause_writing = proto.pause_writing
+        connection_lost = proto.connection_lost
+
+        def paused() -> None:
+            pause_writing()
+            if self.on_blocked is not None:
+                self.on_blocked()
+
+        def lost(exc: Exception | None) -> None:
+            try:
+                if self.on_blocked is not None:
+                    self.on_blocked()
+            finally:
+                connection_lost(exc)
+
+        # The transport looks these up on the protocol each time it calls them.
+        proto.pause_writing = paused
+        proto.connection_lost = lost
 
     @classmethod
     def attach(cls, raw_send: Any, sndbuf: int = 0, write_high: int = 0) -> DirectWriter | None:

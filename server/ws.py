@@ -25,7 +25,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -54,7 +54,7 @@ from server.auth import AuthError, Identity
 from server.commands import submit
 from server.errors import CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED
 from server.framing import ws_frame
-from server.rooms import Outgoing
+from server.rooms import Outgoing, Room
 from server.transport import RAW_SEND_KEY, DirectWriter
 
 if TYPE_CHECKING:
@@ -84,8 +84,10 @@ class Connection:
         "_writer",
         "codec",
         "direct",
+        "fast_write",
         "identity",
         "ip",
+        "joined",
         "killed",
         "metrics",
         "session",
@@ -106,6 +108,12 @@ class Connection:
             codec, max_queue_frames=settings.send_queue_frames, max_queue_bytes=settings.send_queue_bytes
         )
         self.direct = direct
+        #: The transport's write while rooms may call it directly (see ``server.rooms``).
+        self.fast_write: Callable[[bytes], object] | None = None
+        #: Rooms this connection is live in (kept by the rooms).
+        self.joined: dict[Room, None] = {}
+        if direct is not None:
+            direct.on_blocked = self._demote
         self.identity: Identity | None = None
         client = websocket.scope.get("client")
         self.ip: str | None = client[0] if client else None
@@ -139,11 +147,14 @@ class Connection:
             for frame in frames:
                 direct.write(ws_frame(frame))
             self.metrics.messages_out += len(frames)
+            if self.fast_write is None:
+                self._promote()
         else:
             self.wake()
 
     def push(self, frames: Sequence[Outgoing]) -> None:
-        """Fan-out: pre-encoded frames; written at once when nothing is queued."""
+        """Pre-encoded frames (a room's slow path, a join's history or snapshot, the
+        waiting room): written at once when nothing is queued, else queued."""
         session = self.session
         if session.state is not OPEN or self.killed:
             return
@@ -151,6 +162,8 @@ class Connection:
         if direct is not None and not self._pending and direct.ready():
             for _, wire in frames:
                 direct.write(wire)
+            if self.fast_write is None:
+                self._promote()
             return
         try:
             for frame, _ in frames:
@@ -158,8 +171,28 @@ class Connection:
         except SlowConsumer:
             self._overflow()
             return
-        self._pending = True
-        self._wake.set()
+        self.wake()
+
+    def _promote(self) -> None:
+        """Back on the fast path, if nothing is queued and the transport takes writes."""
+        direct = self.direct
+        if (
+            direct is not None
+            and not self._pending
+            and not self.killed
+            and self.session.state is OPEN
+            and direct.ready()
+        ):
+            write = self.fast_write = direct.transport_write
+            for room in list(self.joined):
+                room.set_fast(self, write)
+
+    def _demote(self) -> None:
+        """Off the fast path: frames go through the session queue until it drains."""
+        if self.fast_write is not None:
+            self.fast_write = None
+            for room in list(self.joined):
+                room.set_fast(self, None)
 
     async def _write_loop(self) -> None:
         session = self.session
@@ -194,6 +227,7 @@ class Connection:
                         continue
                     break
                 self._pending = False
+                self._promote()
                 if session.state is SessionState.CLOSING:
                     await self._close(session.close_code or 1000, session.close_reason)
                     return
@@ -206,6 +240,7 @@ class Connection:
     def wake(self) -> None:
         """Make the writer flush the session queue (and close if the session is closing)."""
         self._pending = True
+        self._demote()
         self._wake.set()
 
     async def _do_resync(self) -> None:
@@ -237,6 +272,7 @@ class Connection:
         if self.killed:
             return
         self.killed = True
+        self._demote()
         self.state.rooms.leave_all(self, sorted(self.session.rooms))
         session = self.session
         session.data_to_send()
@@ -256,6 +292,7 @@ class Connection:
 
     async def finish(self) -> None:
         """The reader is done: flush what is queued (briefly), then close."""
+        self._demote()
         self.state.rooms.leave_all(self, sorted(self.session.rooms))
         if self.session.state is OPEN or self.session.state is SessionState.HANDSHAKE:
             self.session.close(1000)
@@ -306,6 +343,8 @@ async def endpoint(websocket: WebSocket) -> None:
             session.receive_data(data)
             for event in session.events_received():
                 await handle(conn, event)
+            if session.state in CLOSING_OR_CLOSED:
+                conn._demote()  # no fan-out frame may follow the close frame
             conn.flush()
     except WebSocketDisconnect:
         pass

@@ -1,0 +1,128 @@
+"""Room fan-out paths without sockets: fast members get one transport write per publish
+(the identical pre-framed bytes), slow ones go through ``push``; a member that pauses
+mid-loop is not served twice; a transport that fails mid-loop does not stop the room."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import orjson
+import pytest
+
+from bidding import Envelope
+from protocol import JSON, MSGPACK, AnyCodec
+from server.framing import ws_frame
+from server.metrics import Metrics
+from server.rooms import Outgoing, Room, write_each
+
+
+def envelope(seq: int) -> Envelope:
+    return Envelope("a1", seq, "0" * 64, 1_000 + seq, "bid", "u1", f"c{seq}", {"amount": seq}, "f" * 64)
+
+
+class FakeMember:
+    """A connection as a room sees it: a fast write (recording) or a push queue."""
+
+    def __init__(self, codec: AnyCodec = JSON, fast: bool = True) -> None:
+        self.codec = codec
+        self.wire: list[bytes] = []
+        self.pushed: list[Sequence[Outgoing]] = []
+        self.joined: dict[Room, None] = {}
+        self.fast_write: Callable[[bytes], object] | None = self.write if fast else None
+        self.on_write: Callable[[], None] | None = None
+
+    def write(self, data: bytes) -> None:
+        self.wire.append(data)
+        if self.on_write is not None:
+            self.on_write()
+
+    def push(self, frames: Sequence[Outgoing]) -> None:
+        self.pushed.append(frames)
+
+    def demote(self) -> None:
+        self.fast_write = None
+        for room in list(self.joined):
+            room.set_fast(self, None)
+
+
+def test_fast_members_get_the_same_framed_bytes_slow_ones_a_push() -> None:
+    metrics = Metrics()
+    room = Room("a1", metrics)
+    fast = [FakeMember() for _ in range(3)]
+    slow = FakeMember(fast=False)
+    binary = FakeMember(MSGPACK)
+    for m in [*fast, slow, binary]:
+        room.add_live(m)
+    assert room.statistics().viewers == 5 and all(room in m.joined for m in fast)
+    room.publish([envelope(1)], None)
+    sent = fast[0].wire
+    assert len(sent) == 1 and all(m.wire == sent for m in fast)
+    assert all(m.wire[0] is sent[0] for m in fast), "one frame object for all"
+    assert len(slow.pushed) == 1 and slow.pushed[0][0][1] == sent[0]
+    assert ws_frame(slow.pushed[0][0][0]) == sent[0]
+    assert orjson.loads(slow.pushed[0][0][0])["seq"] == 1
+    assert binary.wire[0][0] == 0x82 and binary.wire[0] != sent[0]
+    assert metrics.messages_out == 5 and metrics.fanout_frames == 2 and metrics.fanout_batches == 1
+
+
+def test_a_multi_frame_publish_is_one_write_of_the_joined_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("server.rooms.MAX_BATCH_EVENTS", 2)
+    room = Room("a1")
+    member, slow = FakeMember(), FakeMember(fast=False)
+    room.add_live(member)
+    room.add_live(slow)
+    room.publish([envelope(s) for s in range(1, 6)], None)
+    frames = slow.pushed[0]
+    assert len(frames) == 3
+    assert member.wire == [b"".join(w for _, w in frames)]
+    seqs = [e["seq"] for f, _ in frames for e in orjson.loads(f)["events"]]
+    assert seqs == [1, 2, 3, 4, 5]
+
+
+def test_a_member_pausing_mid_loop_moves_to_slow_and_is_not_served_twice() -> None:
+    room = Room("a1")
+    members = [FakeMember() for _ in range(3)]
+    for m in members:
+        room.add_live(m)
+    members[1].on_write = members[1].demote  # its transport pauses on this write
+    room.publish([envelope(1)], None)
+    assert [len(m.wire) for m in members] == [1, 1, 1]
+    assert members[1].pushed == []
+    assert members[1] in room.slow["fairlot.v1.json"] and members[1] not in room.fast["fairlot.v1.json"]
+    members[1].on_write = None
+    room.publish([envelope(2)], None)
+    assert [len(m.wire) for m in members] == [2, 1, 2] and len(members[1].pushed) == 1
+    # Drained: back on the fast path.
+    members[1].fast_write = members[1].write
+    room.set_fast(members[1], members[1].write)
+    room.publish([envelope(3)], None)
+    assert [len(m.wire) for m in members] == [3, 2, 3] and len(members[1].pushed) == 1
+
+
+def test_set_fast_ignores_members_not_live_and_remove_forgets_the_room() -> None:
+    room = Room("a1")
+    outsider = FakeMember()
+    room.set_fast(outsider, outsider.write)
+    assert room.statistics().viewers == 0
+    member = FakeMember()
+    room.add_live(member)
+    room.remove(member)
+    assert member.joined == {} and room.statistics().viewers == 0
+    room.set_fast(member, member.write)
+    assert room.statistics().viewers == 0
+
+
+def test_write_each_goes_on_past_a_transport_that_fails() -> None:
+    got: list[int] = []
+
+    def ok(n: int) -> Callable[[bytes], None]:
+        return lambda data: got.append(n)
+
+    def closed(data: bytes) -> None:
+        raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
+
+    def reset(data: bytes) -> None:
+        raise ConnectionResetError
+
+    write_each([ok(0), closed, ok(1), reset, closed, ok(2)], b"x")
+    assert got == [0, 1, 2]

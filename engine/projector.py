@@ -229,6 +229,10 @@ def main() -> None:
     # point is to run beside it, on whatever other core there is.
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    # Acks wait on Redis, never on the projector: when CPUs are short, let Redis and the
+    # server run first (the projector catches up later; Redis keeps what it has not read).
+    with contextlib.suppress(OSError):
+        os.nice(int(os.environ.get("FAIRLOT_PROJECTOR_NICE", "5")))
     uvloop.run(
         run_standalone(
             os.environ["REDIS_URL"],

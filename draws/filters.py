@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import and_, contains, eq, not_, sub
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from draws.canonical import canonical
 from draws.entries import Entries
@@ -26,6 +26,7 @@ try:
 except ImportError:  # not built (see setup.py): the pure code gives the same answers
     _accel = None  # type: ignore[assignment]
 
+T = TypeVar("T")
 RULES_VERSION = "fairlot-filters/1"
 EXCLUDED = "excluded"
 OUTSIDE_WINDOW = "outside_window"
@@ -247,6 +248,11 @@ def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
 
     with_ids = bool(rules.exclude) or rules.one_per_user
     identities = entries.identities() if with_ids else []  # built once, kept by the eligible
+
+    def gather(column: Sequence[T]) -> Sequence[T]:
+        """The column's values at the alive positions (the column itself while all are)."""
+        return column if len(alive) == len(column) else list(map(column.__getitem__, alive))
+
     if rules.exclude:
         handles = {x[1:] for x in rules.exclude if x.startswith("@")}
         ids = {x for x in rules.exclude if not x.startswith("@")}
@@ -255,7 +261,7 @@ def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
     if rules.window_start_ms is not None or rules.window_end_ms is not None:
         lo = rules.window_start_ms
         hi = rules.window_end_ms
-        ts = list(map(entries.created_at_ms.__getitem__, alive))
+        ts = gather(entries.created_at_ms)
         if None in ts:
             keep = [t is not None and (lo is None or t >= lo) and (hi is None or t < hi) for t in ts]
         else:  # every row has a time: compare in C
@@ -266,8 +272,7 @@ def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
         step(OUTSIDE_WINDOW, keep)
     if rules.required_hashtags or rules.min_mentions:
         # each text's verdicts depend on that entry alone: decide both, then apply in order
-        texts = list(map(entries.text.__getitem__, alive))
-        own = list(map(entries.handle.__getitem__, alive))
+        texts, own = gather(entries.text), gather(entries.handle)
         tag_ok, mention_ok = text_verdicts(texts, own, rules.required_hashtags, rules.min_mentions)
         if rules.required_hashtags:
             step(MISSING_HASHTAG, tag_ok)
@@ -275,7 +280,7 @@ def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
         if rules.min_mentions:
             step(TOO_FEW_MENTIONS, mention_ok)
     if rules.one_per_user:
-        step(DUPLICATE_USER, first_occurrences(list(map(identities.__getitem__, alive))))
+        step(DUPLICATE_USER, first_occurrences(gather(identities)))
     eligible = entries.select(alive, identities if with_ids else None)
     total = sum(eligible.weight)
     waterfall = Waterfall(len(entries), tuple(steps), len(alive), total)

@@ -4,15 +4,23 @@ keys, and the stage room (countdown, paced reveals, a late joiner)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from starlette.routing import Route
 
 from draws import QUICKNET, BeaconValue, verify_certificate
+from engine.clock import ManualClock
 from server import draws_rest
+from server.app import create_app
 from server.config import Settings
+from tests.liveserver import TEST_SECRET
 from tests.server.live import Running, client, recv, recv_until, running, send
 
 # A recorded drand quicknet round (docs/fairness.md section 12): verifiable offline.
@@ -219,9 +227,35 @@ async def test_api_keys_mint_use_revoke(settings: Settings) -> None:
         assert rows and all(key not in r["key_hash"] for r in rows)
 
 
-async def test_stage_room_reveals_one_by_one_and_late_joiner_catches_up(settings: Settings) -> None:
-    async with running(settings) as live, httpx.AsyncClient(base_url=live.http) as http:
-        draw_id = await new_draw(http, live, winners=3, alternates=0)
+@contextlib.asynccontextmanager
+async def running_at(settings: Settings, clock: ManualClock) -> AsyncIterator[Running]:
+    """``running`` with the app on a manual clock: the stage's timers take no real time."""
+    os.environ["FAIRLOT_SECRET"] = TEST_SECRET
+    app = create_app(settings, clock)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.get_running_loop().create_task(server.serve())
+    for _ in range(2000):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.005)
+    if task.done():
+        task.result()
+    try:
+        yield Running(app, server, server.servers[0].sockets[0].getsockname()[1])
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 20)
+
+
+async def test_stage_room_counts_down_reveals_one_by_one_and_late_joiners_catch_up(
+    settings: Settings,
+) -> None:
+    clock = ManualClock(time.time_ns() // 1_000_000)
+    async with running_at(settings, clock) as live, httpx.AsyncClient(base_url=live.http) as http:
+        draw_id = await new_draw(
+            http, live, winners=3, alternates=0, beacon={"kind": "commit-reveal", "delay_ms": 10_000}
+        )
         room = f"draw:{draw_id}"
         await http.post(f"/draws/{draw_id}/entries", content=entries_csv(10), headers=live.auth())
         await http.post(f"/draws/{draw_id}/commit", headers=live.auth())
@@ -229,30 +263,43 @@ async def test_stage_room_reveals_one_by_one_and_late_joiner_catches_up(settings
         await send(early, {"type": "subscribe", "room": room})
         snap = await recv_until(early, "snapshot")
         assert snap["room"] == room and snap["state"]["status"] == "committed"
-        r = await http.post(f"/draws/{draw_id}/run", json={"reveal_interval_ms": 250}, headers=live.auth())
-        assert r.status_code in (200, 202)
-        seen: list[dict[str, Any]] = []
-        while len([e for e in seen if e["kind"] == "revealed"]) < 1:
-            seen.extend(await next_events(early))
-        assert [e["kind"] for e in seen[:2]] == ["run_scheduled", "drawn"]
-        assert "certificate" not in seen[1]["data"], "the stage never shows unrevealed winners"
-        # A late joiner: a snapshot with what is revealed so far, then the rest live.
-        late, _ = await client(live)
-        await send(late, {"type": "subscribe", "room": room})
-        late_snap = await recv_until(late, "snapshot")
-        already = late_snap["state"]["revealed"]
-        assert 1 <= len(already) <= 3
-        late_reveals = list(already)
-        while len(late_reveals) < 3:
-            late_reveals += [e["data"]["winner"] for e in await next_events(late) if e["kind"] == "revealed"]
-        while len([e for e in seen if e["kind"] == "revealed"]) < 3:
-            seen.extend(await next_events(early))
-        early_reveals = [e["data"]["winner"] for e in seen if e["kind"] == "revealed"]
-        assert late_reveals == early_reveals and [w["position"] for w in early_reveals] == [0, 1, 2]
-        times = [e["time"] for e in seen if e["kind"] == "revealed"]
-        drawn_at = next(e["time"] for e in seen if e["kind"] == "drawn")
-        # Paced by the server: winner k never before drawn + k * interval (late under load is fine).
-        assert all(t >= drawn_at + 250 * (k + 1) for k, t in enumerate(times)), (drawn_at, times)
+        r = await http.post(f"/draws/{draw_id}/run", json={"reveal_interval_ms": 60_000}, headers=live.auth())
+        assert r.status_code == 202 and r.json()["status"] == "scheduled", r.text
+        ready_at = r.json()["ready_at_ms"]
+        assert ready_at == r.json()["commitment"]["beacon"]["reveal_after_ms"] > clock.now()
+        (scheduled,) = await next_events(early)
+        assert scheduled["kind"] == "run_scheduled" and scheduled["data"]["ready_at_ms"] == ready_at
+
+        # The countdown ends when the clock reaches the beacon's time: drawn, nothing shown yet.
+        clock.set(ready_at)
+        (drawn,) = await next_events(early)
+        assert drawn["kind"] == "drawn" and "certificate" not in drawn["data"], "no unrevealed winner"
+        assert (await http.get(f"/draws/{draw_id}/certificate")).status_code == 409
+        seen = [scheduled, drawn]
+        late_snaps = []
+        for k in range(1, 4):
+            # A late joiner gets a snapshot with the k - 1 winners revealed so far.
+            late, _ = await client(live)
+            await send(late, {"type": "subscribe", "room": room})
+            late_snap = await recv_until(late, "snapshot")
+            assert len(late_snap["state"]["revealed"]) == k - 1
+            late_snaps.append((late, late_snap))
+            clock.advance(60_000)  # the host's pace: one winner a minute
+            (revealed,) = await next_events(early)
+            assert revealed["kind"] == "revealed" and revealed["data"]["k"] == k
+            assert revealed["time"] == drawn["time"] + 60_000 * k
+            seen.append(revealed)
+        winners = [e["data"]["winner"] for e in seen[2:]]
+        assert [w["position"] for w in winners] == [0, 1, 2]
+        for late, late_snap in late_snaps:  # each late joiner ends with the same winners
+            got = list(late_snap["state"]["revealed"])
+            while len(got) < 3:
+                got += [e["data"]["winner"] for e in await next_events(late) if e["kind"] == "revealed"]
+            assert got == winners
+            await late.close()
+        cert = (await http.get(f"/draws/{draw_id}/certificate")).json()
+        assert [w["index"] for w in cert["body"]["winners"]] == [w["index"] for w in winners]
+
         # A resume with since gets exactly the missed events.
         resumed, _ = await client(live)
         await send(resumed, {"type": "subscribe", "room": room, "since": seen[0]["seq"]})
@@ -266,5 +313,5 @@ async def test_stage_room_reveals_one_by_one_and_late_joiner_catches_up(settings
         await send(bidder, {"type": "place_bid", "id": "b1", "room": room, "amount": 100, "currency": "EUR"})
         reject = await recv_until(bidder, "reject")
         assert reject["code"] == "invalid_command"
-        for ws in (early, late, resumed, bidder):
+        for ws in (early, resumed, bidder):
             await ws.close()

@@ -11,8 +11,13 @@ a 2xx answer (or no answer within the timeout) is a failure. Every attempt is re
 (time, status or error, duration) and listed by ``GET /webhooks/{id}/deliveries``.
 
 Events are detected from the durable event batches (the registry's listener), so a
-webhook is never sent for something that is not durable. ``draw.completed`` is part of
-the contract but draws are not an engine format yet, so nothing emits it today.
+webhook is never sent for something that is not durable. ``draw.completed`` fires when a
+draw's ``drawn`` event is durable (its certificate exists, signed, at that seq); its body
+adds ``draw_id``, ``certificate_hash``, ``winners``, ``alternates``, ``verify_url`` and
+``published_at_ms``: the certificate is published (the verify URL and
+``GET /certificates/{hash}`` answer) once the stage has revealed every winner, at
+``published_at_ms`` on the server's clock. The verify URL is built on the base URL the
+subscription was registered through, so it names the server as the host reaches it.
 
 Subscriptions and delivery records live in this process's memory (bounded: the last
 ``MAX_RECORDS`` deliveries per subscription).
@@ -38,6 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from engine.draw_service import STREAM_PREFIX
 from server.errors import ApiError
 from server.rest import read_json, require
 
@@ -88,6 +94,7 @@ class Subscription:
     events: tuple[str, ...]
     secret: str
     admin: bool = False
+    base_url: str = ""
     deliveries: deque[Delivery] = field(default_factory=lambda: deque(maxlen=MAX_RECORDS))
 
     def public(self) -> dict[str, Any]:
@@ -147,7 +154,9 @@ class Webhooks:
     def pending(self) -> int:
         return len(self._tasks)
 
-    def subscribe(self, owner: str, url: str, events: Sequence[str], *, admin: bool = False) -> Subscription:
+    def subscribe(
+        self, owner: str, url: str, events: Sequence[str], *, admin: bool = False, base_url: str = ""
+    ) -> Subscription:
         sub = Subscription(
             id=f"wh_{secrets.token_hex(8)}",
             owner=owner,
@@ -155,6 +164,7 @@ class Webhooks:
             events=tuple(events),
             secret=secrets.token_hex(32),
             admin=admin,
+            base_url=base_url.rstrip("/"),
         )
         self.subscriptions[sub.id] = sub
         return sub
@@ -166,10 +176,29 @@ class Webhooks:
         if not self.subscriptions:
             return
         for env in envelopes:
-            if env.type in CLOSING_EVENTS or (env.type == "sold" and env.payload.get("remaining") == 0):
+            if stream_id.startswith(STREAM_PREFIX):
+                if env.type == "drawn":
+                    self.emit("draw.completed", stream_id, env, self._drawn(stream_id, env))
+            elif env.type in CLOSING_EVENTS or (env.type == "sold" and env.payload.get("remaining") == 0):
                 self.emit("auction.closed", stream_id, env)
             elif env.type == "purchased" and self._sold_out(stream_id):
                 self.emit("sale.sold_out", stream_id, env)
+
+    def _drawn(self, stream_id: str, env: Envelope) -> dict[str, Any]:
+        """The draw.completed fields (the verify URL is added per subscription)."""
+        body = env.payload.get("certificate", {}).get("body", {})
+        winners = len(body.get("winners", ()))
+        interval = 0
+        if self.registry is not None and (actor := self.registry.peek(stream_id)) is not None:
+            interval = int(getattr(actor.stream.state, "reveal_interval_ms", 0) or 0)
+        return {
+            "draw_id": stream_id.removeprefix(STREAM_PREFIX),
+            "certificate_hash": env.payload.get("certificate_hash"),
+            "winners": winners,
+            "alternates": len(body.get("alternates", ())),
+            # the stage's timer: one reveal every max(1, interval) ms after drawn
+            "published_at_ms": env.time + max(1, interval) * winners,
+        }
 
     def _sold_out(self, stream_id: str) -> bool:
         if self.registry is None:
@@ -191,15 +220,19 @@ class Webhooks:
         host = params.get("host") if isinstance(params, dict) else None
         return host if isinstance(host, str) else None
 
-    def emit(self, kind: str, room: str, env: Envelope) -> None:
+    def emit(self, kind: str, room: str, env: Envelope, extra: dict[str, Any] | None = None) -> None:
         host = self._host_of(room)
         body_base = {"type": kind, "room": room, "seq": env.seq, "time": env.time, "kind": env.type}
+        body_base.update(extra or {})
         for sub in list(self.subscriptions.values()):
             if kind not in sub.events or (not sub.admin and sub.owner != host):
                 continue
             delivery = Delivery(id=f"dl_{secrets.token_hex(8)}", event=kind, room=room)
             sub.deliveries.append(delivery)
-            body = orjson.dumps({"id": delivery.id, **body_base})
+            fields = dict(body_base)
+            if kind == "draw.completed":
+                fields["verify_url"] = f"{sub.base_url}/v/{fields['certificate_hash']}"
+            body = orjson.dumps({"id": delivery.id, **fields})
             task = asyncio.get_running_loop().create_task(self._deliver(sub, delivery, body))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -268,7 +301,8 @@ async def create_webhook(request: Request) -> Response:
     hooks = _hooks(request)
     if len(hooks.subscriptions) >= MAX_SUBSCRIPTIONS:
         raise ApiError("too_many_webhooks", "webhook limit reached", 429)
-    sub = hooks.subscribe(identity.user_id, url, events, admin=identity.can("admin"))
+    base = str(request.base_url)
+    sub = hooks.subscribe(identity.user_id, url, events, admin=identity.can("admin"), base_url=base)
     return JSONResponse({**sub.public(), "secret": sub.secret}, status_code=201)
 
 

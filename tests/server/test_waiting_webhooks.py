@@ -137,3 +137,60 @@ async def test_webhooks_are_signed_retried_and_recorded(settings: Settings) -> N
         assert other.status_code == 404
     assert receiver.server is not None
     receiver.server.close()
+
+
+async def test_draw_completed_webhook_when_drawn_is_durable(settings: Settings) -> None:
+    from tests.server.test_draws_rest import entries_csv, new_draw, wait_status
+
+    receiver = Receiver(fail=0)
+    port = await receiver.start()
+    async with (
+        running(settings, webhook_backoff_ms=100) as live,
+        httpx.AsyncClient(base_url=live.http) as http,
+    ):
+        url = f"http://127.0.0.1:{port}/hook"
+        r = await http.post("/webhooks", json={"url": url, "events": ["draw.completed"]}, headers=live.auth())
+        assert r.status_code == 201, r.text
+        hook = r.json()
+        # Another host's subscription hears nothing of host-1's draw.
+        other_auth = live.auth("host-2", "host")
+        other = (await http.post("/webhooks", json={"url": url}, headers=other_auth)).json()
+        draw_id = await new_draw(http, live, winners=2, alternates=1)
+        await http.post(f"/draws/{draw_id}/entries", content=entries_csv(12), headers=live.auth())
+        await http.post(f"/draws/{draw_id}/commit", headers=live.auth())
+        run = await http.post(f"/draws/{draw_id}/run", json={"reveal_interval_ms": 50}, headers=live.auth())
+        assert run.status_code in (200, 202), run.text
+        for _ in range(200):
+            deliveries = (await http.get(f"/webhooks/{hook['id']}/deliveries", headers=live.auth())).json()
+            if deliveries["deliveries"] and deliveries["deliveries"][0]["state"] != "pending":
+                break
+            await asyncio.sleep(0.05)
+        (delivery,) = deliveries["deliveries"]
+        assert delivery["state"] == "delivered" and delivery["event"] == "draw.completed"
+        assert [a["status"] for a in delivery["attempts"]] == [204]
+        headers, body = receiver.requests[-1]
+        assert headers["x-fairlot-event"] == "draw.completed"
+        stamp, mac = (part.split("=", 1)[1] for part in headers["x-fairlot-signature"].split(","))
+        expected = hmac.new(hook["secret"].encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(mac, expected)
+        sent = orjson.loads(body)
+        view = await wait_status(http, draw_id, "complete")
+        cert = (await http.get(f"/draws/{draw_id}/certificate")).json()
+        assert sent["type"] == "draw.completed" and sent["kind"] == "drawn"
+        assert sent["draw_id"] == draw_id and sent["room"] == f"draw:{draw_id}"
+        assert sent["certificate_hash"] == cert["certificate_hash"] == view["certificate_hash"]
+        assert sent["winners"] == 2 == len(cert["body"]["winners"]) and sent["alternates"] == 1
+        assert sent["published_at_ms"] == sent["time"] + 2 * 50
+        assert sent["verify_url"] == f"{live.http}/v/{cert['certificate_hash']}"
+        page = await http.get(sent["verify_url"])
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        published = await http.get(f"/certificates/{sent['certificate_hash']}")
+        assert published.status_code == 200 and published.json() == cert
+        events = await http.get(f"/draws/{draw_id}/events")
+        drawn = [e for e in events.json()["events"] if e["type"] == "drawn"]
+        assert [e["seq"] for e in drawn] == [sent["seq"]], "sent for the durable drawn event"
+        assert len(receiver.requests) == 1
+        nothing = await http.get(f"/webhooks/{other['id']}/deliveries", headers=other_auth)
+        assert nothing.json()["deliveries"] == []
+    assert receiver.server is not None
+    receiver.server.close()

@@ -174,6 +174,26 @@ DRAW_PATHS: dict[str, Any] = {
             parameters=[DRAW_ID],
         )
     },
+    "/draws/{draw_id}/events": {
+        "get": _op(
+            "The draw's public history after `since`, as its stage room `draw:<id>` shows it: "
+            "`drawn` without the certificate, winners only in their `revealed` events.",
+            {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"events": {"type": "array", "items": _ref("PublicEvent")}},
+                    },
+                    "events",
+                ),
+                **_errors(400, 404),
+            },
+            parameters=[
+                DRAW_ID,
+                {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+            ],
+        )
+    },
     "/draws/{draw_id}/entries": {
         "post": _op(
             "Import entries (the draw's host): a multipart `file` (CSV or JSON) or the raw body "

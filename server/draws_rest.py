@@ -20,10 +20,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bidding import BiddingError, Rejected
+from bidding import BiddingError, Envelope, Rejected
 from draws import DrawError, EntryImportError, certificate_bytes
 from engine.draw_service import DrawRefused, DrawService, draw_id_of
 from engine.draw_store import ApiKeyRow
+from engine.projection import event_redactor
 from server.auth import Identity
 from server.errors import ApiError, rejection_status
 
@@ -156,6 +157,22 @@ async def get_draw(request: Request) -> Response:
     out = view(actor)
     out["server_time"] = request.app.state.clock.now()
     return _json(out)
+
+
+async def draw_events(request: Request) -> Response:
+    """The draw's public history: its events as the stage room shows them (``drawn``
+    without the certificate; winners only as their ``revealed`` events), from ``since``."""
+    raw_since = request.query_params.get("since", "0")
+    if not raw_since.isdigit() or len(raw_since) > 16 or int(raw_since) > 2**53:
+        raise ApiError("bad_request", "since must be an integer in [0, 2^53]", 400)
+    actor = await _draw(request)
+    events = await request.app.state.registry.load_events(actor.stream_id, int(raw_since))
+    redact = event_redactor(actor.stream, actor.created)
+    out = []
+    for e in events:
+        env = Envelope.from_dict(e, verify=False)
+        out.append({"seq": env.seq, "type": env.type, "time": env.time, "data": redact(env)})
+    return _json({"events": out})
 
 
 def parse_multipart(body: bytes, boundary: bytes) -> dict[str, tuple[bytes, str, str]]:
@@ -385,6 +402,7 @@ routes = [
     Route("/draws", create_draw, methods=["POST"]),
     Route("/draws", list_draws, methods=["GET"]),
     Route("/draws/{draw_id}", get_draw, methods=["GET"]),
+    Route("/draws/{draw_id}/events", draw_events, methods=["GET"]),
     Route("/draws/{draw_id}/entries", import_entries, methods=["POST"]),
     Route("/draws/{draw_id}/commit", commit_draw, methods=["POST"]),
     Route("/draws/{draw_id}/run", run_draw, methods=["POST"]),

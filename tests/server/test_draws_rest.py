@@ -307,6 +307,19 @@ async def test_stage_room_counts_down_reveals_one_by_one_and_late_joiners_catch_
         while len(replayed) < len(seen) - 1:
             replayed.extend(await next_events(resumed))
         assert [e["seq"] for e in replayed] == [e["seq"] for e in seen[1:]]
+        # REST history: the same events, redacted as the room showed them.
+        history = (await http.get(f"/draws/{draw_id}/events")).json()["events"]
+        assert [e["type"] for e in history][:3] == ["created", "entries_imported", "committed"]
+        by_seq = {e["seq"]: e for e in history}
+        for e in seen:
+            assert by_seq[e["seq"]]["type"] == e["kind"] and by_seq[e["seq"]]["data"] == e["data"]
+        assert "certificate" not in by_seq[drawn["seq"]]["data"]
+        tail = (await http.get(f"/draws/{draw_id}/events", params={"since": drawn["seq"]})).json()["events"]
+        assert [e["seq"] for e in tail] == [e["seq"] for e in seen[2:]]
+        assert (await http.get("/draws/d_nope/events")).status_code == 404
+        for bad in ("-1", "x", str(2**60)):
+            r = await http.get(f"/draws/{draw_id}/events", params={"since": bad})
+            assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"
         # A draw room takes no commands.
         bidder, _ = await client(live, "bea")
         await send(bidder, {"type": "subscribe", "room": room})

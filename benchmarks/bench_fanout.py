@@ -418,6 +418,9 @@ def run_workload(target: Target, viewers: int, rate: float, seconds: float, per_
         if line != b"ready":
             raise RuntimeError(f"viewer worker failed: {line!r}")
     time.sleep(1.0)
+    idle_before = proc_cpu_s(pid)
+    time.sleep(2.0)
+    idle_after = proc_cpu_s(pid)
     rss_after = proc_rss_kb(pid)
     fanout_before = target.fanout_counters()
     cpu_before = proc_cpu_s(pid)
@@ -471,6 +474,7 @@ def run_workload(target: Target, viewers: int, rate: float, seconds: float, per_
         "fanout_loop_ms": fanout_s * 1e3 / batches if batches else float("nan"),
         "events_per_batch": len(seq_sent) / batches if batches else float("nan"),
         "cpu_us_per_msg": (user_s + sys_s) * 1e6 / delivered if delivered else float("nan"),
+        "idle_cpu_ms_per_s": (sum(idle_after) - sum(idle_before)) * 1e3 / 2.0,
         "user_us_per_msg": user_s * 1e6 / delivered if delivered else float("nan"),
         "sys_us_per_msg": sys_s * 1e6 / delivered if delivered else float("nan"),
         "rss_kb_per_conn": (rss_after - rss_before) / viewers,
@@ -531,7 +535,8 @@ def main() -> int:
                 )
                 split = (
                     f"{'':16} bid->ack p50 {result['ack_p50_ms']:.2f} ms p99 {result['ack_p99_ms']:.2f} ms  "
-                    f"bid->first viewer p50 {result['first_p50_ms']:.2f} ms"
+                    f"bid->first viewer p50 {result['first_p50_ms']:.2f} ms  "
+                    f"server CPU with no bids {result['idle_cpu_ms_per_s']:.0f} ms/s"
                 )
                 if name == "fairlot":
                     split += (

@@ -5,7 +5,15 @@ that must not multiply; every connection of a codec gets the very same frame obj
 (and, on the fast path, the very same pre-framed WebSocket bytes). The actor's group
 commit is the tick: whatever commands queued while the previous write was in flight are
 applied together and published as one batch, so a busy room sends one ``batch`` frame
-per commit instead of one frame per event.
+per commit instead of one frame per event. A room whose fan-out loop is long (thousands
+of viewers) adds its own tick: batches that become durable while it is still busy are
+held and fanned out together one loop-length later (``Room.publish``).
+
+Why members are *fast* or *slow*: the per-member cost of fan-out must be little more
+than the ``send`` system call, so a member that can take a write right now is kept as
+its transport's bound ``write`` and the room calls those in a tight loop with the same
+bytes; a member with frames queued (its transport paused, or a resync pending) is
+served through ``Member.push`` and its bounded queue, in order, until it drains.
 
 Why a bounded queue per connection: one viewer that stops reading must not hold memory
 or slow the room. The room only ever hands a frame to a connection (never waits on
@@ -22,6 +30,7 @@ too far back) the client gets a ``snapshot`` taken at a durable seq, then the li
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
@@ -45,6 +54,11 @@ __all__ = ["Member", "Outgoing", "Room", "RoomStatistics", "Rooms", "encode_enve
 Outgoing = tuple[bytes | str, bytes]
 
 CODECS: tuple[AnyCodec, ...] = (MSGPACK, JSON)
+
+#: A fan-out loop at least this long (seconds) makes the room coalesce what follows.
+COALESCE_MIN_S = 0.005
+#: The longest a durable event waits for its room's next fan-out tick (seconds).
+COALESCE_MAX_S = 0.1
 
 
 class Member(Protocol):
@@ -132,6 +146,10 @@ class Room:
     """
 
     __slots__ = (
+        "_busy_until",
+        "_flush_timer",
+        "_held",
+        "_held_actor",
         "_snapshot_cache",
         "awaiting",
         "fast",
@@ -152,6 +170,11 @@ class Room:
         self.awaiting: dict[Member, None] = {}
         self.last_seq = 0
         self._snapshot_cache: tuple[int, dict[str, list[Outgoing]]] | None = None
+        #: Coalescing: durable events waiting for the room's next fan-out tick.
+        self._held: list[Envelope] = []
+        self._held_actor: AuctionActor | None = None
+        self._busy_until = 0.0
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return self.viewers() + len(self.joining) + len(self.awaiting)
@@ -209,7 +232,46 @@ class Room:
         return frames
 
     def publish(self, envelopes: Sequence[Envelope], actor: AuctionActor | None) -> None:
-        """Hand a durable batch to every member: encode once per codec, never wait.
+        """Hand a durable batch to every member, now or at the room's next tick.
+
+        Coalescing per tick: when the room's last fan-out loop took ``COALESCE_MIN_S``
+        or more (thousands of viewers), batches that become durable within that long
+        after it are held and fanned out together, as ``batch`` frames, one loop's
+        length after the last one ended (at most ``COALESCE_MAX_S``). A busy big room
+        thus writes fewer, larger frames and spends at most about half its time in
+        fan-out; a small or quiet room publishes at once. Joins call ``flush`` first.
+        """
+        held = self._held
+        if held:
+            if envelopes[0].seq == held[-1].seq + 1:
+                held.extend(envelopes)
+                self._held_actor = actor
+                if self.awaiting:
+                    self.flush()  # durable right now: the awaited snapshot goes out with it
+                return
+            self.flush()  # not contiguous (a reload in between): keep the gap visible
+        now = time.perf_counter()
+        follows = envelopes[0].seq == self.last_seq + 1  # a gap is answered at once
+        if now < self._busy_until and follows and not self.awaiting:
+            self._held = list(envelopes)
+            self._held_actor = actor
+            self._flush_timer = asyncio.get_running_loop().call_later(self._busy_until - now, self.flush)
+            return
+        self._fan_out(envelopes, actor)
+
+    def flush(self) -> None:
+        """Fan out the held events now (the tick, a join, shutdown)."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        held = self._held
+        if held:
+            self._held = []
+            actor, self._held_actor = self._held_actor, None
+            self._fan_out(held, actor)
+
+    def _fan_out(self, envelopes: Sequence[Envelope], actor: AuctionActor | None) -> None:
+        """Encode once per codec, write to every member, never wait.
 
         Fast members get the identical pre-framed bytes in one tight loop of transport
         writes (a multi-frame batch joined into one write); slow ones go through their
@@ -244,14 +306,17 @@ class Room:
                 write_each(tuple(fast.values()), wire)
             for member in queued:
                 member.push(frames)
+        ended = time.perf_counter()
+        took = ended - started
+        self._busy_until = ended + min(took, COALESCE_MAX_S) if took >= COALESCE_MIN_S else 0.0
         if self.metrics is not None:
             metrics = self.metrics
             metrics.fanout_frames += encoded
             metrics.messages_out += sent
             metrics.fanout_batches += 1
-            metrics.fanout_seconds += time.perf_counter() - started
-        if self.awaiting and actor is not None:
-            # The state is durable right now (the actor publishes just after its write).
+            metrics.fanout_seconds += took
+        if self.awaiting and actor is not None and consistent(actor):
+            # The state is durable right now (no write in flight), so is the snapshot.
             for member in list(self.awaiting):
                 del self.awaiting[member]
                 member.push(self.snapshot_for(member, actor))
@@ -295,6 +360,7 @@ class Rooms:
         """
         actor = await self.registry.get(room_id)
         room = self.room(room_id)
+        room.flush()  # what the room has published is then all that is durable
         room.remove(member)  # a re-subscribe restarts from ``since``
         durable = actor.durable_version
         if not room.last_seq:
@@ -311,6 +377,7 @@ class Rooms:
         except BaseException:
             room.joining.pop(member, None)
             raise
+        room.flush()  # events held for the tick reach ``joining`` first
         held = room.joining.pop(member, None)
         if held is None:
             return  # the member left (or re-subscribed) while the history was read
@@ -326,6 +393,7 @@ class Rooms:
 
     def join_with_snapshot(self, member: Member, room: Room, actor: AuctionActor) -> None:
         """Snapshot now if the state is durable, else at the room's next publish."""
+        room.flush()
         room.remove(member)
         if consistent(actor):
             member.push(room.snapshot_for(member, actor))
@@ -358,6 +426,7 @@ class Rooms:
     async def close(self) -> None:
         members: dict[Any, None] = {}
         for room in self._rooms.values():
+            room.flush()
             members.update(dict.fromkeys(room.members()))
         for member in members:
             closer = getattr(member, "shutdown", None)

@@ -4,6 +4,8 @@ mid-loop is not served twice; a transport that fails mid-loop does not stop the 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Sequence
 
 import orjson
@@ -14,6 +16,13 @@ from protocol import JSON, MSGPACK, AnyCodec
 from server.framing import ws_frame
 from server.metrics import Metrics
 from server.rooms import Outgoing, Room, write_each
+
+
+def payload(wire: bytes) -> object:
+    """The JSON message in one unmasked server frame."""
+    n = wire[1]
+    start = 2 if n < 126 else 4 if n == 126 else 10
+    return orjson.loads(wire[start:])
 
 
 def envelope(seq: int) -> Envelope:
@@ -126,3 +135,43 @@ def test_write_each_goes_on_past_a_transport_that_fails() -> None:
 
     write_each([ok(0), closed, ok(1), reset, closed, ok(2)], b"x")
     assert got == [0, 1, 2]
+
+
+async def test_a_busy_room_coalesces_what_follows_into_one_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("server.rooms.COALESCE_MIN_S", 0.0)
+    metrics = Metrics()
+    room = Room("a1", metrics)
+    member = FakeMember()
+    room.add_live(member)
+    room.publish([envelope(1)], None)  # goes out at once; the room is now busy for a loop's length
+    room.publish([envelope(2)], None)
+    room.publish([envelope(3), envelope(4)], None)
+    assert len(member.wire) == 1, "held for the next tick"
+    for _ in range(50):
+        if len(member.wire) > 1:
+            break
+        await asyncio.sleep(0.002)
+    frame = payload(member.wire[1])
+    assert (
+        isinstance(frame, dict)
+        and frame["type"] == "batch"
+        and [e["seq"] for e in frame["events"]] == [2, 3, 4]
+    )
+    assert metrics.fanout_batches == 2 and metrics.messages_out == 2
+
+
+async def test_flush_sends_held_events_at_once_and_a_quiet_room_never_holds() -> None:
+    room = Room("a1")
+    member = FakeMember()
+    room.add_live(member)
+    room.publish([envelope(1)], None)
+    room.publish([envelope(2)], None)
+    assert len(member.wire) == 2, "a fan-out shorter than COALESCE_MIN_S holds nothing"
+    room._busy_until = time.perf_counter() + 60
+    room.publish([envelope(3)], None)
+    assert len(member.wire) == 2
+    room.flush()  # what a join does before it reads the durable seq
+    third = payload(member.wire[2])
+    assert len(member.wire) == 3 and isinstance(third, dict) and third["seq"] == 3
+    room.flush()
+    assert len(member.wire) == 3

@@ -158,8 +158,10 @@ async def room_stats(request: Request) -> Response:
 #
 # The desk is a one-form front for the durable draws (engine.draw_service, the same draws
 # as REST /draws): create, import, commit and run in one go, with the commit-reveal beacon
-# opening ``reveal_in_s`` later. The stage page reveals the winners itself (at its own
-# pace) from the certificate, so desk draws reveal server-side at once.
+# opening ``reveal_in_s`` later and one winner revealed every ``reveal_every_ms`` after it
+# (the draw actor's timer). The stage page is a viewer of the draw's room ``draw:<id>``:
+# it shows what the stream says, when it says it.
+DESK_REVEAL_EVERY_MS = 1500
 
 
 def _draws(request: Request) -> DrawService:
@@ -177,7 +179,7 @@ def desk_view(actor: Any) -> dict[str, Any]:
         "room": actor.stream_id,
         "title": state.params["title"],
         "host_id": state.params["host"],
-        "status": "complete" if cert is not None else "committed",
+        "status": state.status,
         "commitment": state.commitment,
         "commitment_hash": state.commitment_hash,
         "ready_at_ms": state.ready_at_ms,
@@ -204,6 +206,7 @@ async def desk_draw(
     beacon: dict[str, Any],
     close_ms: int | None = None,
     beacon_value: dict[str, Any] | None = None,
+    reveal_interval_ms: int = 0,
 ) -> tuple[Any, list[dict[str, Any]]]:
     """Create, import, commit and run a durable draw; (its actor, the excluded rows)."""
     params: dict[str, Any] = {
@@ -213,14 +216,14 @@ async def desk_draw(
         "weighted": weighted,
         "rules": rules.to_json(),
         "beacon": beacon,
-        "reveal_interval_ms": 0,
+        "reveal_interval_ms": reveal_interval_ms,
     }
     if close_ms is not None:
         params["close_ms"] = close_ms
     actor = await service.create(host, params)
     actor, excluded = await service.import_entries(actor, host, raw, source_format)
     await service.commit(actor, host)
-    await service.run(actor, host, 0, beacon_value)
+    await service.run(actor, host, reveal_interval_ms, beacon_value)
     return actor, [{"row": e.row, "reason": e.reason, "who": e.who} for e in excluded]
 
 
@@ -292,6 +295,7 @@ async def create_draw(request: Request) -> Response:
     raw, fmt = _import_args(data)
     try:
         reveal_in = max(5, min(int(data.get("reveal_in_s", 30)), 7 * 86_400))
+        every = max(0, min(int(data.get("reveal_every_ms", DESK_REVEAL_EVERY_MS)), 60_000))
         actor, excluded = await desk_draw(
             _draws(request),
             host=identity.user_id,
@@ -303,6 +307,7 @@ async def create_draw(request: Request) -> Response:
             alternates=int(data.get("alternates", 0)),
             weighted=bool(data.get("weighted", False)),
             beacon={"kind": "commit-reveal", "delay_ms": reveal_in * 1000},
+            reveal_interval_ms=every,
         )
     except DrawRefused as exc:
         raise ApiError(exc.code, exc.message, exc.status) from None
@@ -493,6 +498,7 @@ async def seed_demo(app: Starlette) -> dict[str, str]:
         alternates=2,
         weighted=False,
         beacon={"kind": "commit-reveal", "delay_ms": minute},
+        reveal_interval_ms=2000,
     )
     for _ in range(200):  # its reveals follow the draw within milliseconds
         if past.stream.state.status == "complete":

@@ -31,7 +31,7 @@ def test_every_demo_page_renders_cleanly(
     expect(w.page.locator("#links a")).to_have_count(len(links))
     shot(w.page, "home")
     for name in DEMO_PAGES:
-        w.page.goto(server.http + links[name] + ("?pace=100" if name == "draw" else ""))
+        w.page.goto(server.http + links[name])
         w.page.wait_for_selector("body[data-ready='1']", state="attached", timeout=15_000)
         if name == "draw":
             w.page.wait_for_selector("body[data-revealed='1']", state="attached", timeout=20_000)
@@ -47,7 +47,7 @@ def test_every_demo_page_renders_cleanly(
 def test_draw_stage_reveals_winners_with_green_checks(server: LiveServer, browser: Browser) -> None:
     links = demo_links(server)
     ctx = browser.new_context(viewport=DESKTOP)
-    w = open_page(ctx, server.http + links["draw"] + "?pace=200")
+    w = open_page(ctx, server.http + links["draw"])
     w.page.wait_for_selector("body[data-revealed='1']", state="attached", timeout=20_000)
     expect(w.page.locator("#winners li")).to_have_count(3)
     expect(w.page.locator("#alternates li")).to_have_count(2)

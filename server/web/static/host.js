@@ -144,7 +144,7 @@ async function refresh() {
     $("draws").replaceChildren(
       el("tr", {}, ...["draw", "status", "winners", ""].map((k) => el("th", { scope: "col" }, k ? t(k) : ""))),
       ...draws.draws.map((d) => el("tr", {},
-        el("td", {}, el("a", { href: `/stage/${d.id}` }, d.title)), el("td", {}, d.status), el("td", {}, String(d.waterfall.eligible)),
+        el("td", {}, el("a", { href: `/stage/${d.id}` }, d.title)), el("td", {}, d.status), el("td", {}, String(d.waterfall?.eligible ?? "—")),
         el("td", {}, d.certificate_hash ? el("a", { href: `/v/${d.certificate_hash}` }, t("open_certificate")) : ""))),
     );
   } catch (err) { fail(box, err); }

@@ -240,6 +240,9 @@ export default {
   verified: "verified",
   not_verified: "does not verify",
   substituted: "Winner {pos} replaced by alternate {alt} ({reason}).",
+  n_revealed: "{k} of {n} winner(s) revealed",
+  next_winner_in: "Next winner in {time}",
+  waiting_for_run: "Waiting for the host to start the draw",
   draw_not_found: "No such draw.",
   // host
   host_title: "Host console",

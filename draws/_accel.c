@@ -727,22 +727,26 @@ done:
 
 /* first_occurrences(items) -> bytes: 1 where items[i] equals no earlier item, else 0.
  * Python's own hash and equality (as a dict would), in an open-addressing table. */
+typedef struct {
+    Py_hash_t hash;
+    Py_ssize_t index; /* -1: empty */
+} slot_t;
+
 static PyObject *accel_first_occurrences(PyObject *self, PyObject *arg) {
     PyObject *items = PySequence_Tuple(arg); /* our own references, whatever __eq__ does */
     if (!items) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(items);
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
     PyObject **item = PySequence_Fast_ITEMS(items);
     size_t size = 8;
     while (size < 2 * (size_t)n) size <<= 1;
-    Py_ssize_t *slot = PyMem_RawMalloc(size * sizeof *slot);
-    Py_hash_t *hashes = PyMem_RawMalloc((n ? (size_t)n : 1) * sizeof *hashes);
+    slot_t *slot = PyMem_RawMalloc(size * sizeof *slot); /* hash beside index: one cache miss */
     PyObject *result = PyBytes_FromStringAndSize(NULL, n);
-    if (!slot || !hashes || !result) {
+    if (!slot || !result) {
         if (!PyErr_Occurred()) PyErr_NoMemory();
         Py_CLEAR(result);
         goto done;
     }
-    memset(slot, 0xff, size * sizeof *slot); /* -1: empty */
+    for (size_t s = 0; s < size; s++) slot[s].index = -1;
     unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_hash_t h = PyObject_Hash(item[i]);
@@ -750,17 +754,16 @@ static PyObject *accel_first_occurrences(PyObject *self, PyObject *arg) {
             Py_CLEAR(result);
             goto done;
         }
-        hashes[i] = h;
         size_t s = (size_t)h & (size - 1);
         out[i] = 1;
         for (;; s = (s + 1) & (size - 1)) {
-            Py_ssize_t j = slot[s];
-            if (j < 0) {
-                slot[s] = i;
+            if (slot[s].index < 0) {
+                slot[s].hash = h;
+                slot[s].index = i;
                 break;
             }
-            if (hashes[j] != h) continue;
-            int eq = PyObject_RichCompareBool(item[j], item[i], Py_EQ);
+            if (slot[s].hash != h) continue;
+            int eq = PyObject_RichCompareBool(item[slot[s].index], item[i], Py_EQ);
             if (eq < 0) {
                 Py_CLEAR(result);
                 goto done;
@@ -773,9 +776,36 @@ static PyObject *accel_first_occurrences(PyObject *self, PyObject *arg) {
     }
 done:
     PyMem_RawFree(slot);
-    PyMem_RawFree(hashes);
     Py_DECREF(items);
     return result;
+}
+
+/* prefixed(prefix, values) -> [prefix + v for v in values]; ASCII strings copied directly. */
+static PyObject *accel_prefixed(PyObject *self, PyObject *args) {
+    PyObject *prefix, *values_arg;
+    if (!PyArg_ParseTuple(args, "UO", &prefix, &values_arg)) return NULL;
+    PyObject *values = PySequence_Tuple(values_arg);
+    if (!values) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(values), pn = PyUnicode_GET_LENGTH(prefix);
+    int ascii_prefix = PyUnicode_IS_ASCII(prefix);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out && i < n; i++) {
+        PyObject *v = PyTuple_GET_ITEM(values, i), *item;
+        if (ascii_prefix && PyUnicode_CheckExact(v) && PyUnicode_IS_ASCII(v)) {
+            Py_ssize_t vn = PyUnicode_GET_LENGTH(v);
+            item = PyUnicode_New(pn + vn, 127);
+            if (item) {
+                memcpy(PyUnicode_DATA(item), PyUnicode_DATA(prefix), (size_t)pn);
+                memcpy((char *)PyUnicode_DATA(item) + pn, PyUnicode_DATA(v), (size_t)vn);
+            }
+        } else {
+            item = PyUnicode_Concat(prefix, v);
+        }
+        if (!item) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, i, item);
+    }
+    Py_DECREF(values);
+    return out;
 }
 
 static PyMethodDef methods[] = {
@@ -789,6 +819,7 @@ static PyMethodDef methods[] = {
     {"handles", accel_handles, METH_O, "handles(values) -> [v.lstrip('@').casefold() for v in values]"},
     {"text_verdicts", accel_text_verdicts, METH_VARARGS, "text_verdicts(texts, handles, tags, need) -> bytes"},
     {"first_occurrences", accel_first_occurrences, METH_O, "first_occurrences(items) -> bytes of 0/1"},
+    {"prefixed", accel_prefixed, METH_VARARGS, "prefixed(prefix, values) -> [prefix + v for v in values]"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -66,7 +66,10 @@ class Entries:
             return list(self.known_identities)
         if "" not in self.user_id:  # the usual case: every row has an id; concatenate in C
             if len(set(self.platform)) == 1:  # one export, one platform: one concatenation
-                return list(map((self.platform[0] + "/id/").__add__, self.user_id))
+                prefix = self.platform[0] + "/id/"
+                if _accel is not None:
+                    return _accel.prefixed(prefix, self.user_id)
+                return list(map(prefix.__add__, self.user_id))
             return list(map(add, map(add, self.platform, repeat("/id/")), self.user_id))
         return [
             f"{p}/id/{u}" if u else f"{p}/handle/{h}"

@@ -300,3 +300,10 @@ def test_whole_draw_is_the_same_without_the_accelerator(weighted: bool) -> None:
 @given(st.lists(st.text(alphabet=st.sampled_from(list("@@aZ_9 éÉßİ\u0130K")), max_size=8), max_size=20))
 def test_handles_equal_pure(values: list[str]) -> None:
     assert _accel.handles(values) == handles_pure(values)
+
+
+@needs_accel
+@settings(max_examples=50, deadline=None)
+@given(st.sampled_from(["ig/id/", "ïg/id/", ""]), st.lists(st.text(max_size=6), max_size=20))
+def test_prefixed_equals_concatenation(prefix: str, values: list[str]) -> None:
+    assert _accel.prefixed(prefix, values) == [prefix + v for v in values]

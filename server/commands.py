@@ -14,8 +14,11 @@ The mapping, per format (``docs/api.md`` has the table):
 | ``hold`` / ``confirm`` | - | - | - | - | reserve / confirm | - | - |
 | ``sealed_commit`` / ``sealed_reveal`` | - | - | commit / reveal | - | - | - | - |
 
-Anything else is refused with ``invalid_command`` naming the format. Draws are not an
-engine format yet, so ``draw_enter`` is refused the same way.
+Anything else is refused with ``invalid_command`` naming the format. Draws are engine
+streams too (format ``draw``, ``engine.draw_format``), but their rooms (``draw:<id>``)
+take no commands: a draw's steps come from its host over REST (``server.draws_rest``)
+and entries by upload, so ``draw_enter`` and every other message sent to a draw room is
+refused the same way.
 """
 
 from __future__ import annotations

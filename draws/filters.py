@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
-from operator import and_, contains, eq, not_, sub
+from operator import and_, contains, eq, sub
 from typing import Any, TypeVar, cast
 
 from draws.canonical import canonical
@@ -195,6 +195,7 @@ def text_verdicts_pure(
     return bytes(tag_ok), bytes(map(need.__le__, map(sub, map(len, found), own)))
 
 
+_FLIP = bytes([1]) + bytes(255)  # 0 -> 1, anything else -> 0
 _TAG_BIT = bytes(b & 1 for b in range(256))
 _MENTION_BIT = bytes(b >> 1 & 1 for b in range(256))
 
@@ -240,8 +241,9 @@ def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
     def step(reason: str, keep: Sequence[int]) -> None:
         """Drop the alive entries whose ``keep`` is false (bools or 0/1 bytes)."""
         nonlocal alive
-        survivors = list(compress(alive, keep))
-        gone = list(map(rows.__getitem__, compress(alive, map(not_, keep))))
+        flags = keep if isinstance(keep, bytes) else bytes(keep)
+        survivors = list(compress(alive, flags))
+        gone = list(map(rows.__getitem__, compress(alive, flags.translate(_FLIP))))
         dropped.extend(zip(gone, repeat(reason)))
         steps.append((reason, len(alive) - len(survivors), len(survivors)))
         alive = survivors

@@ -91,5 +91,9 @@ def test_stage_follows_the_room_early_and_late_viewers_end_with_the_same_winners
         assert shown_winners(late.page) == expected
         for w in (early, late):
             w.assert_clean()
+        # No such draw: the room answers not_found and the page says so.
+        nowhere = open_page(late_ctx, f"{server.http}/stage/d_nope")
+        expect(nowhere.page.locator("#draw-title")).to_have_text("No such draw.")
+        nowhere.assert_clean()
         early_ctx.close()
         late_ctx.close()

@@ -16,6 +16,8 @@ import { leafHash, readyAtMs, verifyCertificate, verifyInclusion } from "./verif
 import { unhex } from "./crypto.js";
 
 const $ = (id) => document.getElementById(id);
+// Written four times a second: only a change reaches the DOM (and a screen reader).
+const setText = (node, text) => { if (node.textContent !== text) node.textContent = text; };
 const drawId = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
 const room = `draw:${drawId}`;
 
@@ -106,17 +108,17 @@ function tick() {
   const count = $("stage-count");
   const now = live ? live.now() : Date.now();
   const drawn = S.status === "revealing" || S.status === "complete";
-  $("count-heading").textContent = drawn ? t("randomness_arrived") : t("beacon_countdown");
+  setText($("count-heading"), drawn ? t("randomness_arrived") : t("beacon_countdown"));
   const total = S.commitment?.winners ?? 0;
-  $("reveal-progress").textContent = drawn ? t("n_revealed", { k: S.revealed.length, n: total }) : "";
+  setText($("reveal-progress"), drawn ? t("n_revealed", { k: S.revealed.length, n: total }) : "");
   const next = S.status === "revealing" && S.nextReveal !== null ? S.nextReveal - now : null;
-  $("next-reveal").textContent = next !== null && next > 0 ? t("next_winner_in", { time: fmtDuration(next) }) : "";
-  if (drawn) { count.textContent = "✓"; count.dataset.state = S.status; return; }
+  setText($("next-reveal"), next !== null && next > 0 ? t("next_winner_in", { time: fmtDuration(next) }) : "");
+  if (drawn) { setText(count, "✓"); count.dataset.state = S.status; return; }
   const target = S.readyAt ?? (S.commitment ? readyAtMs(S.commitment.beacon) : null);
   count.dataset.state = S.status || "loading";
-  if (target === null) { count.textContent = "—"; return; }
+  if (target === null) { setText(count, "—"); return; }
   const left = target - now;
-  count.textContent = left > 0 ? fmtDuration(left) : S.status === "scheduled" ? t("drawing") : t("waiting_for_run");
+  setText(count, left > 0 ? fmtDuration(left) : S.status === "scheduled" ? t("drawing") : t("waiting_for_run"));
 }
 
 function pickItem(p) {

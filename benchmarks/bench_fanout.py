@@ -8,12 +8,15 @@ broadcast server (the peer: no durability, no protocol checks, ``websockets.broa
   includes the durable write (Redis AOF fsync) before the event is published;
 - delivered/expected: events received by all viewers / (viewers x bids acknowledged);
 - server CPU µs per delivered message: the server process's utime+stime
-  (``/proc/<pid>/stat``) over the bidding window / deliveries;
+  (``/proc/<pid>/stat``) over the bidding window / deliveries, split user + system
+  (the system part is mostly the kernel's loopback TCP send, one per viewer per frame),
+  and the server's CPU over 2 s with viewers connected and no bids (keepalives);
 - RSS per connection: the server's RSS growth while the viewers connect / N;
-- where the latency goes: bid-to-ack (fairlot acks after the event is durable *and*
-  fanned out), bid-to-first-viewer (the durable write and the command's own work plus
+- where the latency goes: bid-to-ack (fairlot acks once the event is durable and handed
+  to the room, i.e. after the fan-out loop unless the room holds it for its next tick),
+  bid-to-first-viewer p50 and max (the durable write and the command's own work plus
   one send: what is not fan-out) and, from fairlot's ``/metrics``, the mean time of the
-  server's fan-out loop per published batch.
+  server's fan-out loop and the events per fan-out (coalescing).
 
 The server runs pinned to core 0 (``taskset -c 0``); the viewers (split over processes
 of at most ``--per-proc`` connections, a minimal asyncio WebSocket client) and the
@@ -471,6 +474,7 @@ def run_workload(target: Target, viewers: int, rate: float, seconds: float, per_
         "ack_p50_ms": percentile(ack_ms, 0.50),
         "ack_p99_ms": percentile(ack_ms, 0.99),
         "first_p50_ms": percentile(first_ms, 0.50),
+        "first_max_ms": first_ms[-1] if first_ms else float("nan"),
         "fanout_loop_ms": fanout_s * 1e3 / batches if batches else float("nan"),
         "events_per_batch": len(seq_sent) / batches if batches else float("nan"),
         "cpu_us_per_msg": (user_s + sys_s) * 1e6 / delivered if delivered else float("nan"),
@@ -535,7 +539,8 @@ def main() -> int:
                 )
                 split = (
                     f"{'':16} bid->ack p50 {result['ack_p50_ms']:.2f} ms p99 {result['ack_p99_ms']:.2f} ms  "
-                    f"bid->first viewer p50 {result['first_p50_ms']:.2f} ms  "
+                    f"bid->first viewer p50 {result['first_p50_ms']:.2f} ms "
+                    f"max {result['first_max_ms']:.1f} ms  "
                     f"server CPU with no bids {result['idle_cpu_ms_per_s']:.0f} ms/s"
                 )
                 if name == "fairlot":

@@ -23,8 +23,13 @@ of at most ``--per-proc`` connections, a minimal asyncio WebSocket client) and t
 bidder run on core 1. Redis and Postgres run unpinned. Workloads: ``1000x20`` (1,000
 viewers, 20 bids/s) and ``10000x2``.
 
+With ``--floor``, a third target calibrates the machine: a bare uvloop protocol that
+builds each event frame once and loops ``transport.write`` over the viewers (no
+durability, no protocol, no queues): the least CPU per message a Python fan-out over
+loopback TCP costs here, most of it the kernel's.
+
 Run: ``.venv/bin/python benchmarks/bench_fanout.py [--workloads 1000x20,10000x2]
-[--seconds 10] [--peer/--no-peer]``
+[--seconds 10] [--no-peer] [--floor]``
 """
 
 from __future__ import annotations
@@ -220,6 +225,101 @@ async def peer_server(port: int) -> None:
         await asyncio.Future()
 
 
+async def floor_server(port: int) -> None:
+    """The floor: the least a Python fan-out can do. A bare uvloop protocol speaking just
+    enough WebSocket and protocol; per bid, one event frame built once and a loop of
+    ``transport.write`` over the viewers (no durability, no checks, no queues)."""
+    import hashlib
+
+    viewers: list[asyncio.Transport] = []
+    seq = 1
+    guid = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def frame(payload: bytes) -> bytes:
+        n = len(payload)
+        head = bytes((0x81, n)) if n < 126 else struct.pack("!BBH", 0x81, 126, n)
+        return head + payload
+
+    class Floor(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+            self.buf = bytearray()
+            self.upgraded = False
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            with contextlib.suppress(ValueError):
+                viewers.remove(self.transport)
+
+        def data_received(self, data: bytes) -> None:
+            buf = self.buf
+            buf += data
+            if not self.upgraded:
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                head = bytes(buf[:end]).decode()
+                del buf[: end + 4]
+                key = next(
+                    line.split(":", 1)[1].strip()
+                    for line in head.split("\r\n")
+                    if line.lower().startswith("sec-websocket-key:")
+                )
+                accept = base64.b64encode(hashlib.sha1(key.encode() + guid).digest()).decode()
+                self.transport.write(
+                    (
+                        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        f"Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: fairlot.v1.json\r\n\r\n"
+                    ).encode()
+                )
+                self.upgraded = True
+            while len(buf) >= 6:
+                length = buf[1] & 0x7F
+                offset = 2
+                if length == 126:
+                    length = struct.unpack_from("!H", buf, 2)[0]
+                    offset = 4
+                if len(buf) < offset + 4 + length:
+                    return
+                mask = buf[offset : offset + 4]
+                body = bytes(b ^ mask[i % 4] for i, b in enumerate(buf[offset + 4 : offset + 4 + length]))
+                opcode = buf[0] & 0x0F
+                del buf[: offset + 4 + length]
+                if opcode == 0x1:
+                    self.on_message(orjson.loads(body))
+
+        def on_message(self, msg: dict[str, Any]) -> None:
+            nonlocal seq
+            kind = msg.get("type")
+            if kind == "hello":
+                self.transport.write(frame(b'{"type":"welcome"}'))
+            elif kind == "subscribe":
+                viewers.append(self.transport)
+                self.transport.write(
+                    frame(orjson.dumps({"type": "snapshot", "room": msg["room"], "seq": seq}))
+                )
+            elif kind == "place_bid":
+                seq += 1
+                event = {
+                    "type": "event",
+                    "room": msg["room"],
+                    "seq": seq,
+                    "kind": "bid",
+                    "time": time.time_ns() // 1_000_000,
+                    "data": {"bidder": "x", "price": msg["amount"], "leader": "x", "reserve_met": True},
+                }
+                wire = frame(orjson.dumps(event))
+                for transport in viewers:
+                    transport.write(wire)
+                ack = {"type": "ack", "id": msg["id"], "room": msg["room"], "seq": seq}
+                self.transport.write(frame(orjson.dumps(ack)))
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Floor, "127.0.0.1", port, backlog=4096)
+    print("listening", flush=True)
+    async with server:
+        await asyncio.Future()
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -286,7 +386,8 @@ class Target:
             self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
             wait_http(f"http://127.0.0.1:{self.port}/readyz", self.proc)
         else:
-            cmd = [*taskset("0"), sys.executable, __file__, "--peer-server", str(self.port)]
+            flag = "--floor-server" if self.name == "raw-floor" else "--peer-server"
+            cmd = [*taskset("0"), sys.executable, __file__, flag, str(self.port)]
             self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log)
             assert self.proc.stdout is not None
             assert self.proc.stdout.readline().strip() == b"listening"
@@ -492,7 +593,11 @@ def main() -> int:
     parser.add_argument("--per-proc", type=int, default=2500, help="viewer connections per client process")
     parser.add_argument("--no-peer", action="store_true", help="skip the websockets broadcast peer")
     parser.add_argument("--viewer-worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--floor", action="store_true", help="also run the raw floor (bare uvloop transport.write loop)"
+    )
     parser.add_argument("--peer-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--floor-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     raise_nofile()
     if args.viewer_worker:
@@ -503,12 +608,15 @@ def main() -> int:
             uvloop.install()
         asyncio.run(viewer_worker(int(port), room, int(count), out))
         return 0
-    if args.peer_server:
+    if args.peer_server or args.floor_server:
         with contextlib.suppress(ImportError):
             import uvloop
 
             uvloop.install()
-        asyncio.run(peer_server(args.peer_server))
+        if args.floor_server:
+            asyncio.run(floor_server(args.floor_server))
+        else:
+            asyncio.run(peer_server(args.peer_server))
         return 0
 
     from tests.stores import start_store_servers
@@ -519,6 +627,8 @@ def main() -> int:
         for spec in args.workloads.split(","):
             viewers, rate = (int(x) for x in spec.split("x"))
             names = ["fairlot"] if args.no_peer else ["fairlot", "websockets-peer"]
+            if args.floor:
+                names.append("raw-floor")
             for name in names:
                 target = Target(name, stores)
                 try:
@@ -561,6 +671,13 @@ def main() -> int:
                 f"ratio fairlot/peer at {viewers} viewers: p50 {ours['p50_ms'] / peer['p50_ms']:.2f}x  "
                 f"p99 {ours['p99_ms'] / peer['p99_ms']:.2f}x  "
                 f"cpu/msg {ours['cpu_us_per_msg'] / peer['cpu_us_per_msg']:.2f}x"
+            )
+        floor = by.get(("raw-floor", viewers))
+        if ours and floor:
+            print(
+                f"ratio fairlot/raw-floor at {viewers} viewers: "
+                f"cpu/msg {ours['cpu_us_per_msg'] / floor['cpu_us_per_msg']:.2f}x  "
+                f"p99 {ours['p99_ms'] / floor['p99_ms']:.2f}x"
             )
     return 0
 

@@ -38,6 +38,11 @@ this very stream's ``decide`` just produced, skipping the re-checks (the hot
 path); :class:`Stream` uses it for its own events and ``evolve`` for everything
 it replays or follows.
 
+Optionally, a ``fast_handle`` attribute (see ``FastHandle``): a compiled fast path
+for the format's common case (English: ``bidding/_fast.c`` for accepted bids). It
+must give exactly what :meth:`Stream.handle` gives, memory included, or ``None``
+having changed nothing; streams read it when they are created.
+
 Then call :func:`register_format` at the bottom of the module so :func:`replay`
 can find it by ``kind``, and re-export it from :mod:`bidding`.
 
@@ -238,6 +243,10 @@ _Frozen = tuple[bytes | str, ...]
 #: fingerprint as this instance received it (``None`` when learnt from the log) and
 #: its outcome: the frozen events, or the rejection / no-op for unlogged commands.
 _Outcome = tuple[object, _Frozen | Rejected]
+#: A format's optional ``fast_handle(stream, command, now)``: the events of a command it
+#: handled completely, exactly as :meth:`Stream.handle` would have, or ``None`` (having
+#: changed nothing) to let :meth:`Stream.handle` decide it in Python.
+FastHandle = Callable[["Stream[Any]", Command, int], "tuple[Envelope, ...] | None"]
 _TYPE_TAGS: dict[type, str] = {}
 
 
@@ -283,6 +292,7 @@ class Stream(Generic[S]):
 
     __slots__ = (
         "_decide",
+        "_fast",
         "_logged",
         "_outcomes",
         "_trusted",
@@ -324,6 +334,18 @@ class Stream(Generic[S]):
         self._unlogged: deque[_Key] = deque()
         self._decide: Callable[[S, Command, int], list[NewEvent]] = fmt.decide
         self._trusted: Callable[[S, Envelope], S] = getattr(fmt, "evolve_trusted", fmt.evolve)
+        #: the format's optional C fast path (``fast_handle``, see the module docstring)
+        self._fast: FastHandle | None = getattr(fmt, "fast_handle", None)
+
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
+        """Pickle every slot but the fast path: :meth:`__setstate__` takes that from the
+        format again, as the restoring process has it (built, or turned off)."""
+        return None, {name: getattr(self, name) for name in Stream.__slots__ if name != "_fast"}
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        for name, value in state[1].items():
+            setattr(self, name, value)
+        self._fast = getattr(self.fmt, "fast_handle", None)
 
     # -- construction ---------------------------------------------------------------
 
@@ -407,6 +429,11 @@ class Stream(Generic[S]):
         was refused). This is the hot path of every bid: one canonical encode, one
         SHA-256 and one envelope per event, nothing else allocated.
         """
+        fast = self._fast
+        if fast is not None:
+            done = fast(self, command, now)
+            if done is not None:
+                return done
         actor = command.actor
         command_id = command.command_id
         key = (actor, command_id)

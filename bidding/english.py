@@ -36,25 +36,35 @@ also a check that the rules were applied.
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from bidding import base
 from bidding.base import (
     Award,
     Close,
     Command,
+    FastHandle,
     NewEvent,
     PlaceBid,
     Retract,
+    Stream,
     register_format,
 )
 from bidding.canonical import MAX_INT
 from bidding.errors import Code, InvalidParams, InvalidTransition, Rejected
-from bidding.events import Envelope
+from bidding.events import Envelope, SealedEnvelope
 from bidding.money import EBAY_US, IncrementTable, check_amount, check_currency
 from bidding.softclose import CloseRule, close_keys, parse_close_params
+
+try:
+    from bidding import _fast
+except ImportError:  # pragma: no cover - tests/bidding/test_fast.py::test_fast_path_is_built fails then
+    _fast = None  # type: ignore[assignment]
 
 __all__ = ["ENGLISH", "BuyNow", "EnglishFormat", "EnglishParams", "EnglishState"]
 
@@ -265,6 +275,11 @@ class EnglishFormat:
     """The English format object (stateless; use :data:`ENGLISH`)."""
 
     kind = "english"
+
+    #: The C fast path for accepted bids (``bidding/_fast.c``), or ``None`` (not built, or
+    #: :data:`PURE_PYTHON_ENV` set): see the bottom of this module. Streams read it when
+    #: they are created; setting it to ``None`` makes later streams pure Python.
+    fast_handle: ClassVar[FastHandle | None] = None
 
     def normalize_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Validate, fill defaults (eBay US increments, hard close), return plain data."""
@@ -588,3 +603,23 @@ class EnglishFormat:
 #: The English format singleton, registered under ``"english"``.
 ENGLISH = EnglishFormat()
 register_format(ENGLISH)
+
+#: ``FAIRLOT_PURE_PYTHON=1`` in the environment at import turns the C fast path off, so
+#: every English bid runs the Python above (the reference the fast path is tested against).
+PURE_PYTHON_ENV = "FAIRLOT_PURE_PYTHON"
+
+if _fast is not None:
+    _fast.setup(
+        Stream,
+        EnglishState,
+        EnglishParams,
+        CloseRule,
+        SealedEnvelope,
+        PlaceBid,
+        vars(base),
+        OPEN,
+        str(base._fingerprint(PlaceBid("", "", 0))[0]),  # type: ignore[index]
+        deque,
+    )
+    if os.environ.get(PURE_PYTHON_ENV, "") in ("", "0"):
+        EnglishFormat.fast_handle = _fast.english_bid

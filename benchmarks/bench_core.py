@@ -18,11 +18,16 @@ full-path row encodes each event with msgpack instead (what a msgpack consumer
 of whole envelopes would pay on top). Variants without the codec and without the
 stream isolate the costs.
 
-Where the time goes (perf, cpu-clock samples of the full path): ~75 % in the
-CPython runtime itself (bytecode, dict/tuple allocation and deallocation), ~7 %
-SHA-256 (OpenSSL, mostly per-call set-up for a ~230-byte body), ~3.5 % orjson,
-~2.5 % msgpack. The ``floor`` row (no rules, no idempotency) is the ceiling of
-this contract in CPython here; the English target of 300k/s is above it.
+Which implementation: accepted bids run in the optional C fast path
+``bidding._fast`` when it is built (the row labels say ``[C fast path]``); the
+``[pure Python]`` rows run the same loops with it turned off on that stream
+(``stream._fast = None``), the reference the fast path is differential-tested
+against (tests/bidding/test_fast.py), so the ratio is visible in one run. The
+pure path spends ~75 % in the CPython runtime itself (bytecode, dict/tuple
+allocation and deallocation); the ``floor`` row (decode, command, a Python seal
+and encode, no rules, no idempotency) was its ceiling and is below 300k/s, hence
+the C path. With it, what is left of the full path is mostly the Python around
+``handle``: msgpack decode, building the ``PlaceBid``, ``to_bytes``.
 
 Figures are medians of ``REPEATS`` runs in CPU time of this process (the machine
 is shared; time spent descheduled is not this core's throughput), with wall-clock
@@ -49,7 +54,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bidding.base import PlaceBid, Stream
-from bidding.english import ENGLISH, EnglishState
+from bidding.english import ENGLISH, EnglishFormat, EnglishState
 from bidding.events import GENESIS, Envelope, seal
 
 Row = tuple[str, str, float, str]
@@ -153,8 +158,10 @@ def bench_english() -> list[Row]:
     gc.collect()
     gc.freeze()
 
-    def full() -> None:
+    def full(pure: bool = False) -> None:
         stream = Stream.create(ENGLISH, "bench", _ENGLISH_PARAMS, 0, keep_log=False)
+        if pure:
+            stream._fast = None
         handle = stream.handle
         to_bytes = Envelope.to_bytes
         sink = []
@@ -173,8 +180,10 @@ def bench_english() -> list[Row]:
             for env in handle(PlaceBid(d["id"], d["bidder"], d["amount"]), now):
                 sink.append(pack(env))
 
-    def stream_only() -> None:
+    def stream_only(pure: bool = False) -> None:
         stream = Stream.create(ENGLISH, "bench", _ENGLISH_PARAMS, 0, keep_log=False)
+        if pure:
+            stream._fast = None
         handle = stream.handle
         for cmd, now in zip(commands, times, strict=True):
             handle(cmd, now)
@@ -219,26 +228,32 @@ def bench_english() -> list[Row]:
     rate_stream = _median_rate(n, stream_only)
     rate_format = _median_rate(n, format_only)
     rate_floor = _median_rate(n, floor)
-    wall_full, wall_full_mp, wall_stream, wall_format, wall_floor = WALL[-5:]
+    rate_full_pure = _median_rate(n, lambda: full(pure=True))
+    rate_stream_pure = _median_rate(n, lambda: stream_only(pure=True))
+    wall_full, wall_full_mp, wall_stream, wall_format, wall_floor, wall_full_pure, wall_stream_pure = WALL[
+        -7:
+    ]
     gc.unfreeze()
     verdict = "meets" if rate_full >= TARGET_ENGLISH else "BELOW"
+    # which implementation the default rows ran (the "pure Python" rows turn the fast path off)
+    impl = "[C fast path]" if EnglishFormat.fast_handle is not None else "[pure: no bidding._fast]"
     return [
         (
             "english",
-            "bid: msgpack decode + handle + encode (to_bytes)",
+            f"bid {impl}: msgpack decode + handle + encode (to_bytes)",
             rate_full,
             f"{rate_full / TARGET_ENGLISH:.2f}x target {TARGET_ENGLISH:,}/s ({verdict}); "
             f"wall {wall_full:,.0f}/s",
         ),
         (
             "english",
-            "bid: same, events msgpack-encoded instead",
+            f"bid {impl}: same, events msgpack-encoded instead",
             rate_full_mp,
             f"{rate_full_mp / TARGET_ENGLISH:.2f}x target; wall {wall_full_mp:,.0f}/s",
         ),
         (
             "english",
-            "bid: Stream.handle (hash chain, idempotency)",
+            f"bid {impl}: Stream.handle (hash chain, idempotency)",
             rate_stream,
             f"wall {wall_stream:,.0f}/s",
         ),
@@ -252,7 +267,20 @@ def bench_english() -> list[Row]:
             "english",
             "floor: decode + command + seal + encode, no rules",
             rate_floor,
-            f"ceiling for this contract on this machine; wall {wall_floor:,.0f}/s",
+            f"Python seal + to_bytes, no rules; wall {wall_floor:,.0f}/s",
+        ),
+        (
+            "english",
+            "bid [pure Python]: msgpack decode + handle + encode (to_bytes)",
+            rate_full_pure,
+            f"fast/pure {rate_full / rate_full_pure:.2f}x; {rate_full_pure / TARGET_ENGLISH:.2f}x target; "
+            f"wall {wall_full_pure:,.0f}/s",
+        ),
+        (
+            "english",
+            "bid [pure Python]: Stream.handle (hash chain, idempotency)",
+            rate_stream_pure,
+            f"fast/pure {rate_stream / rate_stream_pure:.2f}x; wall {wall_stream_pure:,.0f}/s",
         ),
     ]
 

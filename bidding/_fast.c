@@ -158,13 +158,17 @@ static PyObject *setup(PyObject *self, PyObject *args) {
 
 /* -- helpers -------------------------------------------------------------------------- */
 
-static inline PyObject *tuple2(PyObject *a, PyObject *b) {
+/* (a, b) where a and b are str/bytes/int or such pairs: such a tuple can be in no
+ * reference cycle, so it is untracked by the cyclic GC at once (the GC would untrack it
+ * at its first pass anyway, _PyTuple_MaybeUntrack); the memory keeps 10,000 of them. */
+static inline PyObject *pair(PyObject *a, PyObject *b) {
     PyObject *t = PyTuple_New(2);
     if (t != NULL) {
         Py_INCREF(a);
         Py_INCREF(b);
         PyTuple_SET_ITEM(t, 0, a);
         PyTuple_SET_ITEM(t, 1, b);
+        PyObject_GC_UnTrack(t);
     }
     return t;
 }
@@ -261,8 +265,19 @@ static int jstr_of(PyObject *s, jstr *j) {
             return -1;
         }
     }
+    /* 8 bytes at a time: is any byte < 0x20, '"' or '\\'? (exact, no false negative) */
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    Py_ssize_t i = 0;
+    uint64_t hit = 0;
+    for (; i + 8 <= j->size && !hit; i += 8) {
+        uint64_t x, q, b;
+        memcpy(&x, j->data + i, 8);
+        q = x ^ (ones * '"');
+        b = x ^ (ones * '\\');
+        hit = (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+    }
     Py_ssize_t extra = 0;
-    for (Py_ssize_t i = 0; i < j->size; i++)
+    for (i = hit ? 0 : i; i < j->size; i++)
         extra += esc_extra[j->data[i]];
     j->json = j->size + 2 + extra;
     return 0;
@@ -304,19 +319,40 @@ static char *put_jstr(char *o, const jstr *j) {
     return o;
 }
 
+static char pairs[200];     /* "00".."99" */
+static char hexpairs[512];  /* "00".."ff" */
+
+static void init_tables(void) {
+    for (int i = 0; i < 100; i++) {
+        pairs[2 * i] = (char)('0' + i / 10);
+        pairs[2 * i + 1] = (char)('0' + i % 10);
+    }
+    for (int i = 0; i < 256; i++) {
+        hexpairs[2 * i] = HEX[i >> 4];
+        hexpairs[2 * i + 1] = HEX[i & 15];
+    }
+}
+
 static char *put_int(char *o, long long v) {
     char tmp[24];
-    int n = 0;
+    char *end = tmp + sizeof(tmp), *p = end;
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        p -= 2;
+        memcpy(p, pairs + 2 * r, 2);
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * u, 2);
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0)
         *o++ = '-';
-    while (n)
-        *o++ = tmp[--n];
-    return o;
+    memcpy(o, p, (size_t)(end - p));
+    return o + (end - p);
 }
 
 #define PUT(lit)                                                                                          \
@@ -464,7 +500,7 @@ static PyObject *english_bid(PyObject *self, PyObject *const *args, Py_ssize_t n
     }
 
     /* not a repeat (Stream._repeat answers those) */
-    PyObject *key = tuple2(actor, cid);
+    PyObject *key = pair(actor, cid);
     if (key == NULL)
         return NULL;
     Py_hash_t key_hash = PyObject_Hash(key);
@@ -557,10 +593,8 @@ static PyObject *english_bid(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (hash == NULL || seq_o == NULL || end_o == NULL || price_o == NULL || bids_o == NULL || payload == NULL)
         goto error;
     Py_UCS1 *h = PyUnicode_1BYTE_DATA(hash);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-        h[2 * i] = (Py_UCS1)HEX[digest[i] >> 4];
-        h[2 * i + 1] = (Py_UCS1)HEX[digest[i] & 15];
-    }
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        memcpy(h + 2 * i, hexpairs + 2 * digest[i], 2);
     PyObject *met_o = met ? Py_True : Py_False;
     if (PyDict_SetItem(payload, s_bidder, actor) || PyDict_SetItem(payload, s_end, end_o) ||
         PyDict_SetItem(payload, s_leader, new_leader) || PyDict_SetItem(payload, s_max, amount_o) ||
@@ -587,12 +621,14 @@ static PyObject *english_bid(PyObject *self, PyObject *const *args, Py_ssize_t n
     }
     result = PyTuple_Pack(1, env);
     PyObject *fingerprint = PyTuple_Pack(4, fp_tag, cid, actor, amount_o);
-    PyObject *frozen = tuple2(raw, hash);
+    if (fingerprint != NULL)
+        PyObject_GC_UnTrack(fingerprint); /* str, str, str, int: as pair() */
+    PyObject *frozen = pair(raw, hash);
     if (fingerprint != NULL && frozen != NULL)
-        entry = tuple2(fingerprint, frozen);
+        entry = pair(fingerprint, frozen);
     Py_XDECREF(fingerprint);
     Py_XDECREF(frozen);
-    fresh = tuple2(amount_o, seq_o);
+    fresh = pair(amount_o, seq_o);
     if (result == NULL || entry == NULL || fresh == NULL)
         goto error;
 
@@ -688,6 +724,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__fast(void) {
     init_esc();
+    init_tables();
     INTERN(s_bid, "bid");
     INTERN(s_bidder, "bidder");
     INTERN(s_end, "end");

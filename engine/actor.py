@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import pickle
+import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -115,6 +116,11 @@ class AuctionActor:
         self._backlog = backlog
         self._snapshot_every = snapshot_every
         self._last_snapshot = stream.version
+        # Each stream snapshots at its own phase of the period (seq + phase crossing a
+        # multiple of it): auctions created together and bid on at the same rate would
+        # otherwise all snapshot in the same event-loop turn, a stall every acked bid
+        # behind it waits out (64 auctions at 20k bids/s: ~100 ms).
+        self._snapshot_phase = zlib.crc32(stream.stream_id.encode()) % max(1, snapshot_every)
         self._viewed = stream.version
         self._mailbox: deque[Pending] = deque()
         self._mailbox_size = mailbox_size
@@ -388,7 +394,10 @@ class AuctionActor:
     # -- snapshots ------------------------------------------------------------------
 
     def _maybe_snapshot(self) -> None:
-        if self._save_snapshot is None or self.durable_version - self._last_snapshot < self._snapshot_every:
+        if self._save_snapshot is None:
+            return
+        every, phase = self._snapshot_every, self._snapshot_phase
+        if (self.durable_version + phase) // every == (self._last_snapshot + phase) // every:
             return
         self._last_snapshot = self.durable_version
         snapshot = snapshot_of(self.stream)

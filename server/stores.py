@@ -42,7 +42,7 @@ def start_embedded(settings: Settings) -> tuple[Settings, EmbeddedStores]:
             started.redis = EmbeddedRedis(settings.data_dir)
             redis_url = started.redis.start()
         if database_url is None:
-            started.postgres = EmbeddedPostgres(settings.data_dir)
+            started.postgres = EmbeddedPostgres(settings.data_dir, nice=settings.pg_nice)
             database_url = started.postgres.start()
     except BaseException:
         started.stop()

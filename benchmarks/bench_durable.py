@@ -244,53 +244,27 @@ async def main_async(args: argparse.Namespace) -> None:
         os.sched_setaffinity(0, ENGINE_CORE)
     try:
         settings = Settings(redis_url=redis_url, database_url=pg_url, redis_prefix="bench", pg_schema="bench")
+
+        def group(in_flight: int, **kw: object) -> dict[str, object]:
+            return dict(linger_ms=0.0, max_events=2000, single=False, in_flight=in_flight) | kw
+
         cases = [
             ("single commit per bid", dict(linger_ms=0.0, max_events=1, single=True), 16),
-            (
-                "group commit, 1 flush in flight",
-                dict(linger_ms=0.0, max_events=2000, single=False),
-                args.clients,
-            ),
-            (
-                "group commit, 2 in flight",
-                dict(linger_ms=0.0, max_events=2000, single=False, in_flight=2),
-                args.clients,
-            ),
-            (
-                "group commit, 4 in flight",
-                dict(linger_ms=0.0, max_events=2000, single=False, in_flight=4),
-                args.clients,
-            ),
-            (
-                "group commit, 2 in flight, 64 clients",
-                dict(linger_ms=0.0, max_events=2000, single=False, in_flight=2),
-                64,
-            ),
-            (
-                "group commit, 2 in flight, 32 clients",
-                dict(linger_ms=0.0, max_events=2000, single=False, in_flight=2),
-                32,
-            ),
-            (
-                "open loop 20,000/s offered, 2 in flight",
-                dict(linger_ms=0.0, max_events=2000, single=False, in_flight=2, rate=20_000),
-                0,
-            ),
-            (
-                "open loop 25,000/s offered, 2 in flight",
-                dict(linger_ms=0.0, max_events=2000, single=False, in_flight=2, rate=25_000),
-                0,
-            ),
-            (
-                "group commit, 2 in flight, linger 1 ms",
-                dict(linger_ms=1.0, max_events=2000, single=False, in_flight=2),
-                args.clients,
-            ),
-            (
-                "group commit, 2 in flight, max 64 ev",
-                dict(linger_ms=0.0, max_events=64, single=False, in_flight=2),
-                args.clients,
-            ),
+            # the commit setting: flushes in flight at a heavy closed loop
+            ("group commit, 1 flush in flight", group(1), args.clients),
+            ("group commit, 2 in flight", group(2), args.clients),
+            ("group commit, 3 in flight (default)", group(3), args.clients),
+            ("group commit, 4 in flight", group(4), args.clients),
+            # operating points under a latency bound: fewer concurrent bidders
+            ("group commit, 3 in flight, 32 clients", group(3), 32),
+            ("group commit, 3 in flight, 48 clients", group(3), 48),
+            ("group commit, 3 in flight, 64 clients", group(3), 64),
+            # open loop: bids at a fixed offered rate whatever the acks do
+            ("open loop 20,000/s offered, 3 in flight", group(3, rate=20_000), 0),
+            ("open loop 25,000/s offered, 3 in flight", group(3, rate=25_000), 0),
+            # batch shaping
+            ("group commit, 3 in flight, linger 1 ms", group(3, linger_ms=1.0), args.clients),
+            ("group commit, 3 in flight, max 64 ev", group(3, max_events=64), args.clients),
         ]
         results = []
         for label, kw, clients in cases:
@@ -308,12 +282,12 @@ async def main_async(args: argparse.Namespace) -> None:
               f"{args.seconds:.0f} s per case; projector to Postgres in a child process)")  # fmt: skip
         print(f"layout: {layout}")
         print(
-            f"{'case':32} {'clients':>7} {'bids/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
+            f"{'case':44} {'clients':>7} {'bids/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
             f" {'ev/flush':>8} {'pg lag':>7} {'cpu us/bid':>10}"
         )
         for (_, _, clients), r in zip(cases, results, strict=True):
             per_flush = r.bids / r.flushes if r.flushes else float("nan")
-            print(f"{r.label:40} {clients:7d} {r.rate:9.0f} {r.pct(0.5):7.2f} {r.pct(0.99):7.2f} "
+            print(f"{r.label:44} {clients:7d} {r.rate:9.0f} {r.pct(0.5):7.2f} {r.pct(0.99):7.2f} "
                   f"{per_flush:8.1f} {r.lag_after:7d} {r.cpu_us_per_bid:10.1f}")  # fmt: skip
         single = results[0].rate
         best = max(results[1:], key=lambda r: r.rate)

@@ -5,6 +5,9 @@ round trip caps a server at a few thousand bids/s. Batches that arrive while a f
 in flight wait for the next flush, so under load each flush carries hundreds of events,
 and at low load a lone bid is flushed at once (``linger_ms`` = 0: no added latency).
 Every caller's future resolves only after the flush that holds its events returned.
+Why three flushes in flight by default: measured with bench_durable (2 cores, 32 to 256
+closed-loop clients), 3 carried 30-80% more bids/s than 2 at a lower ack p50 and p99
+(and bigger batches); 4 gained nothing more.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class CommitStatistics:
 
 class GroupCommitter:
     def __init__(
-        self, journal: Journal, *, max_events: int = 2000, linger_ms: float = 0.0, max_in_flight: int = 2
+        self, journal: Journal, *, max_events: int = 2000, linger_ms: float = 0.0, max_in_flight: int = 3
     ) -> None:
         self.journal = journal
         self.max_events = max_events

@@ -159,7 +159,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return verify_cmd.run(argv[1:])
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    from server.config import ConfigError
+
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:  # a bad variable: say which, before anything starts
+        print(f"fairlot: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

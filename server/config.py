@@ -68,36 +68,59 @@ class Settings:
         return replace(self, **clean)  # type: ignore[arg-type]
 
 
+class ConfigError(ValueError):
+    """A variable that does not parse; the message names it (``fairlot serve`` prints it)."""
+
+
+def _int(env: dict[str, str], name: str, default: str) -> int:
+    value = env.get(name, default)
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+
+
+def _float(env: dict[str, str], name: str, default: str) -> float:
+    value = env.get(name, default)
+    try:
+        result = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if result != result or result in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    return result
+
+
 def from_env(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     schema = env.get("FAIRLOT_PG_SCHEMA", "public")
     if not _NAME.match(schema):
-        raise ValueError(f"FAIRLOT_PG_SCHEMA must be a plain identifier, got {schema!r}")
+        raise ConfigError(f"FAIRLOT_PG_SCHEMA must be a plain identifier, got {schema!r}")
     return Settings(
         host=env.get("HOST", "127.0.0.1"),
-        port=int(env.get("PORT", "8000")),
+        port=_int(env, "PORT", "8000"),
         data_dir=Path(env.get("FAIRLOT_DATA_DIR", ".fairlot")),
         redis_url=env.get("REDIS_URL") or None,
         database_url=env.get("DATABASE_URL") or None,
         redis_prefix=env.get("FAIRLOT_REDIS_PREFIX", "fl"),
         pg_schema=schema,
-        commit_linger_ms=float(env.get("FAIRLOT_COMMIT_LINGER_MS", "0")),
-        redis_wait_replicas=int(env.get("FAIRLOT_REDIS_WAIT_REPLICAS", "0")),
-        pg_nice=int(env.get("FAIRLOT_PG_NICE", "10")),
-        send_queue_frames=int(env.get("FAIRLOT_SEND_QUEUE_FRAMES", "1024")),
-        send_queue_bytes=int(env.get("FAIRLOT_SEND_QUEUE_BYTES", str(4 * 1024 * 1024))),
-        slow_resyncs=int(env.get("FAIRLOT_SLOW_RESYNCS", "1")),
-        ws_sndbuf=int(env.get("FAIRLOT_WS_SNDBUF", "0")),
-        ws_write_high=int(env.get("FAIRLOT_WS_WRITE_HIGH", "0")),
+        commit_linger_ms=_float(env, "FAIRLOT_COMMIT_LINGER_MS", "0"),
+        redis_wait_replicas=_int(env, "FAIRLOT_REDIS_WAIT_REPLICAS", "0"),
+        pg_nice=_int(env, "FAIRLOT_PG_NICE", "10"),
+        send_queue_frames=_int(env, "FAIRLOT_SEND_QUEUE_FRAMES", "1024"),
+        send_queue_bytes=_int(env, "FAIRLOT_SEND_QUEUE_BYTES", str(4 * 1024 * 1024)),
+        slow_resyncs=_int(env, "FAIRLOT_SLOW_RESYNCS", "1"),
+        ws_sndbuf=_int(env, "FAIRLOT_WS_SNDBUF", "0"),
+        ws_write_high=_int(env, "FAIRLOT_WS_WRITE_HIGH", "0"),
         ws_fastpath=env.get("FAIRLOT_WS_FASTPATH", "1") not in ("0", "false", "no"),
-        resume_max_events=int(env.get("FAIRLOT_RESUME_MAX_EVENTS", "10000")),
-        rate_user_per_s=float(env.get("FAIRLOT_RATE_USER_PER_S", "20")),
-        rate_user_burst=int(env.get("FAIRLOT_RATE_USER_BURST", "40")),
-        rate_ip_per_s=float(env.get("FAIRLOT_RATE_IP_PER_S", "100")),
-        rate_ip_burst=int(env.get("FAIRLOT_RATE_IP_BURST", "200")),
-        waiting_batch=int(env.get("FAIRLOT_WAITING_BATCH", "100")),
-        waiting_interval_ms=int(env.get("FAIRLOT_WAITING_INTERVAL_MS", "1000")),
-        webhook_attempts=int(env.get("FAIRLOT_WEBHOOK_ATTEMPTS", "5")),
-        webhook_backoff_ms=int(env.get("FAIRLOT_WEBHOOK_BACKOFF_MS", "500")),
+        resume_max_events=_int(env, "FAIRLOT_RESUME_MAX_EVENTS", "10000"),
+        rate_user_per_s=_float(env, "FAIRLOT_RATE_USER_PER_S", "20"),
+        rate_user_burst=_int(env, "FAIRLOT_RATE_USER_BURST", "40"),
+        rate_ip_per_s=_float(env, "FAIRLOT_RATE_IP_PER_S", "100"),
+        rate_ip_burst=_int(env, "FAIRLOT_RATE_IP_BURST", "200"),
+        waiting_batch=_int(env, "FAIRLOT_WAITING_BATCH", "100"),
+        waiting_interval_ms=_int(env, "FAIRLOT_WAITING_INTERVAL_MS", "1000"),
+        webhook_attempts=_int(env, "FAIRLOT_WEBHOOK_ATTEMPTS", "5"),
+        webhook_backoff_ms=_int(env, "FAIRLOT_WEBHOOK_BACKOFF_MS", "500"),
         demo=env.get("FAIRLOT_DEMO", "0") in ("1", "true", "yes"),
     )

@@ -22,6 +22,7 @@ from engine.errors import EngineError
 from engine.projector import Projector
 from engine.registry import Registry
 from server import openapi, pages, rest, ws
+from server.asgi import App
 from server.auth import TokenSigner
 from server.config import Settings
 from server.errors import ApiError, api_error_handler, engine_error_handler
@@ -34,7 +35,7 @@ from server.waiting_room import WaitingRooms
 from server.webhooks import Webhooks
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
+def create_app(settings: Settings, clock: Clock | None = None) -> App:
     clock = clock or SystemClock()
     signer = TokenSigner.from_env(settings.data_dir)
     metrics = Metrics()
@@ -116,7 +117,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
 
     from server import webhooks as webhook_routes
 
-    app = Starlette(
+    app = App(
         routes=[
             *rest.routes,
             *webhook_routes.routes,

@@ -16,7 +16,7 @@ import msgpack
 import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from server.config import Settings
 from tests.server.live import Running, client, create, recv, recv_until, running, send
@@ -274,3 +274,30 @@ async def test_slow_consumer_never_slows_the_room(settings: Settings, resyncs: i
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
         await healthy.close()
         await slow.close()
+
+
+async def test_ws_connections_skip_the_middleware_stack_and_keep_the_fast_path(settings: Settings) -> None:
+    """``/ws`` is dispatched straight to its endpoint (server/asgi.py): the connection
+    still gets the raw transport (fan-out fast path) and the app in its scope, no frame
+    of Starlette's middleware stays alive for it, and a WebSocket on another path still
+    takes the router (refused: no such route)."""
+    import gc as _gc
+
+    from starlette.middleware.exceptions import ExceptionMiddleware
+
+    async with running(settings, **FAST) as live:
+        ws, welcome = await client(live, "ann")
+        assert welcome["type"] == "welcome"
+        (conn,) = live.app.state.connections
+        assert conn.direct is not None  # DirectWriter attached through the raw send
+        assert conn.websocket.scope["app"] is live.app
+        live_frames = [
+            f for f in _gc.get_objects() if type(f).__name__ == "coroutine" and f.cr_frame is not None
+        ]
+        held = {f.cr_code.co_qualname for f in live_frames}
+        assert "endpoint" in held
+        assert not any(q.startswith(ExceptionMiddleware.__name__) for q in held)
+        await ws.close()
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(live.ws.replace("/ws", "/elsewhere"), compression=None)
+        assert refused.value.response.status_code == 403

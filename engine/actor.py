@@ -302,8 +302,11 @@ class AuctionActor:
             self._spawn(self._recover())  # stays busy until the reload ends
             return
         self.durable_version = new_events[-1].seq
-        self._publish(self.stream_id, new_events)
+        # Acks first: resolving the futures queues their submitters before anything the
+        # listeners queue, so a room that defers a long fan-out (server.rooms) does not
+        # hold the bidders' acks behind 10,000 viewers' writes.
         self._settle(outcomes, commands)
+        self._publish(self.stream_id, new_events)
         self._busy = False
         self._arm_timer()
         self._maybe_snapshot()

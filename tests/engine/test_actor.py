@@ -173,3 +173,18 @@ async def test_snapshots_keep_their_period_at_a_phase_of_their_own() -> None:
     # the phases differ: not every auction snapshots at the same seqs
     assert len({tuple(seqs) for seqs in per_stream.values()}) > 1
     await registry.stop()
+
+
+async def test_acks_are_settled_before_listeners_hear_of_the_batch() -> None:
+    """Listeners (rooms, webhooks) run after the batch's futures are resolved, so the
+    submitters resume before anything a listener schedules (server.rooms defers long
+    fan-outs by one turn and the acks go out first)."""
+    clock = ManualClock(START)
+    registry = make_registry(clock)
+    actor = await registry.create("english", PARAMS)
+    futures = [actor.submit_nowait(PlaceBid(f"b{i}", f"u{i}", 100 + 100 * i)) for i in range(1, 4)]
+    done_when_published: list[bool] = []
+    registry.add_listener(lambda _sid, _evs: done_when_published.extend(f.done() for f in futures))
+    await asyncio.gather(*futures)
+    assert done_when_published == [True, True, True]
+    await registry.stop()

@@ -175,3 +175,23 @@ async def test_flush_sends_held_events_at_once_and_a_quiet_room_never_holds() ->
     assert len(member.wire) == 3 and isinstance(third, dict) and third["seq"] == 3
     room.flush()
     assert len(member.wire) == 3
+
+
+async def test_an_idle_room_with_a_long_loop_fans_out_one_turn_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of viewers (a long loop) but no batch in the last loop's length: the
+    fan-out waits one event-loop turn, so the acks queued before it go out first."""
+    monkeypatch.setattr("server.rooms.COALESCE_MIN_S", 0.0)
+    room = Room("a1")
+    member = FakeMember()
+    room.add_live(member)
+    room.publish([envelope(1)], None)  # at once: nothing tells yet that the loop is long
+    assert len(member.wire) == 1
+    room._busy_until = 0.0  # the busy window is over; the loop is still known to be long
+    order: list[str] = []
+    asyncio.get_running_loop().call_soon(order.append, "ack")  # queued before the publish
+    room.publish([envelope(2)], None)
+    assert len(member.wire) == 1, "deferred, not written inside publish"
+    await asyncio.sleep(0)
+    order.append("fan-out" if len(member.wire) == 2 else "not yet")
+    assert order == ["ack", "fan-out"]
+    assert payload(member.wire[1])["seq"] == 2  # type: ignore[index]

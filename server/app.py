@@ -32,7 +32,7 @@ from server.rooms import Rooms
 from server.stores import connect
 from server.transport import RawSendMiddleware
 from server.waiting_room import WaitingRooms
-from server.webhooks import Webhooks
+from server.webhooks import Webhooks, WebhookStore
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> App:
@@ -60,10 +60,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> App:
         )
         registry.add_listener(waiting.on_events)
         webhooks = Webhooks(
-            attempts=settings.webhook_attempts, backoff_ms=settings.webhook_backoff_ms, registry=registry
+            WebhookStore(stores.pool),
+            attempts=settings.webhook_attempts,
+            backoff_ms=settings.webhook_backoff_ms,
+            registry=registry,
         )
         registry.add_listener(webhooks.on_events)
         await registry.recover()
+        await webhooks.load()
         metrics.gauge("fairlot_ws_connections", "Open WebSocket connections.", lambda: len(connections))
         metrics.gauge("fairlot_room_viewers", "Live room members, all rooms.", rooms.viewers)
         metrics.gauge("fairlot_rooms", "Rooms with members.", lambda: len(rooms.statistics()))

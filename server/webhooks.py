@@ -19,8 +19,18 @@ adds ``draw_id``, ``certificate_hash``, ``winners``, ``alternates``, ``verify_ur
 ``published_at_ms`` on the server's clock. The verify URL is built on the base URL the
 subscription was registered through, so it names the server as the host reaches it.
 
-Subscriptions and delivery records live in this process's memory (bounded: the last
-``MAX_RECORDS`` deliveries per subscription).
+Why Postgres (migration 0004): a registered webhook is an acknowledged request, and a
+delivery being retried when the server dies is a promise in flight; both must survive a
+restart. Deliveries form an outbox: the row (with the exact body, so a resumed delivery
+sends the same bytes and id) is written before the first attempt, each attempt is
+recorded on it, and pending rows are resumed at start-up from their next due time. The
+row's unique key (subscription, room, seq, kind) makes a re-detected event a no-op, so a
+receiver gets each event once per subscription, barring a crash between a successful
+POST and its record (then once more: receivers dedupe on ``X-Fairlot-Delivery``). If
+Postgres is down when an event is detected, the outbox insert is retried with the same
+backoff as deliveries and the event is dropped only after the last try (logged): the
+listener never blocks acks. Finished deliveries are kept, ``MAX_RECORDS`` per
+subscription; older ones are deleted.
 """
 
 from __future__ import annotations
@@ -29,12 +39,12 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import logging
 import secrets
 import ssl
 import time
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -44,14 +54,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine.draw_service import STREAM_PREFIX
+from engine.errors import Unavailable, unavailable_on
+from engine.store_postgres import UNREACHABLE
 from server.errors import ApiError
 from server.rest import read_json, require
 
 if TYPE_CHECKING:
+    import asyncpg
+
     from bidding import Envelope
     from engine.registry import Registry
 
-__all__ = ["EVENT_TYPES", "Delivery", "Subscription", "Webhooks", "post", "routes", "sign"]
+log = logging.getLogger("fairlot.webhooks")
+
+__all__ = ["EVENT_TYPES", "Subscription", "WebhookStore", "Webhooks", "post", "routes", "sign"]
 
 EVENT_TYPES = ("auction.closed", "sale.sold_out", "draw.completed")
 CLOSING_EVENTS = frozenset({"closed", "lapsed", "book_closed", "auction_cleared", "bought"})
@@ -67,26 +83,6 @@ def sign(secret: str, timestamp_ms: int, body: bytes) -> str:
 
 
 @dataclass(slots=True)
-class Delivery:
-    """One event for one subscription, with its attempts."""
-
-    id: str
-    event: str
-    room: str
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    state: str = "pending"  # pending, delivered, failed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "event": self.event,
-            "room": self.room,
-            "state": self.state,
-            "attempts": self.attempts,
-        }
-
-
-@dataclass(slots=True)
 class Subscription:
     id: str
     owner: str
@@ -95,10 +91,94 @@ class Subscription:
     secret: str
     admin: bool = False
     base_url: str = ""
-    deliveries: deque[Delivery] = field(default_factory=lambda: deque(maxlen=MAX_RECORDS))
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "url": self.url, "events": list(self.events)}
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class WebhookStore:
+    """The ``webhooks`` and ``webhook_deliveries`` tables; Postgres is the truth."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def subscriptions(self) -> list[Subscription]:
+        with unavailable_on(UNREACHABLE, "Postgres"):
+            rows = await self.pool.fetch("SELECT * FROM webhooks ORDER BY created_ms, id")
+        return [
+            Subscription(
+                r["id"], r["owner"], r["url"], tuple(r["events"]), r["secret"], r["admin"], r["base_url"]
+            )
+            for r in rows
+        ]
+
+    async def add(self, sub: Subscription) -> None:
+        with unavailable_on(UNREACHABLE, "Postgres"):
+            await self.pool.execute(
+                "INSERT INTO webhooks (id, owner, url, events, secret, admin, base_url, created_ms)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                sub.id, sub.owner, sub.url, list(sub.events), sub.secret, sub.admin, sub.base_url, _now_ms(),
+            )  # fmt: skip
+
+    async def remove(self, sub_id: str) -> None:
+        with unavailable_on(UNREACHABLE, "Postgres"):
+            await self.pool.execute("DELETE FROM webhooks WHERE id = $1", sub_id)
+
+    async def add_delivery(
+        self, sub_id: str, delivery_id: str, event: str, room: str, seq: int, body: bytes
+    ) -> bool:
+        """Write the outbox row; False if this event was already recorded for ``sub_id``."""
+        now = _now_ms()
+        with unavailable_on(UNREACHABLE, "Postgres"):
+            inserted = await self.pool.fetchval(
+                "INSERT INTO webhook_deliveries (id, webhook_id, event, room, seq, body, state, next_at_ms,"
+                " created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)"
+                " ON CONFLICT (webhook_id, room, seq, event) DO NOTHING RETURNING 1",
+                delivery_id, sub_id, event, room, seq, body, now,
+            )  # fmt: skip
+        return inserted is not None
+
+    async def record_attempt(
+        self, delivery_id: str, attempt: dict[str, Any], state: str, next_at_ms: int
+    ) -> None:
+        with unavailable_on(UNREACHABLE, "Postgres"):
+            await self.pool.execute(
+                "UPDATE webhook_deliveries SET attempts = attempts || $2::jsonb, state = $3, next_at_ms = $4"
+                " WHERE id = $1",
+                delivery_id, [attempt], state, next_at_ms,
+            )  # fmt: skip
+
+    async def pending(self) -> list[dict[str, Any]]:
+        with unavailable_on(UNREACHABLE, "Postgres"):
+            rows = await self.pool.fetch(
+                "SELECT id, webhook_id, event, body, attempts, next_at_ms FROM webhook_deliveries"
+                " WHERE state = 'pending' ORDER BY created_ms, id"
+            )
+        return [dict(r) for r in rows]
+
+    async def deliveries(self, sub_id: str, limit: int = MAX_RECORDS) -> list[dict[str, Any]]:
+        """The newest ``limit`` deliveries of ``sub_id``, oldest first."""
+        with unavailable_on(UNREACHABLE, "Postgres"):
+            rows = await self.pool.fetch(
+                "SELECT id, event, room, state, attempts FROM webhook_deliveries WHERE webhook_id = $1"
+                " ORDER BY created_ms DESC, id DESC LIMIT $2",
+                sub_id, limit,
+            )  # fmt: skip
+        return [dict(r) for r in reversed(rows)]
+
+    async def prune(self, sub_id: str, keep: int = MAX_RECORDS) -> None:
+        """Delete finished deliveries of ``sub_id`` beyond the newest ``keep``."""
+        with unavailable_on(UNREACHABLE, "Postgres"):
+            await self.pool.execute(
+                "DELETE FROM webhook_deliveries WHERE webhook_id = $1 AND state <> 'pending' AND id IN"
+                " (SELECT id FROM webhook_deliveries WHERE webhook_id = $1"
+                "  ORDER BY created_ms DESC, id DESC OFFSET $2)",
+                sub_id, keep,
+            )  # fmt: skip
 
 
 async def post(url: str, body: bytes, headers: dict[str, str], limit_s: float = TIMEOUT_S) -> int:
@@ -142,21 +222,48 @@ async def post(url: str, body: bytes, headers: dict[str, str], limit_s: float = 
 
 
 class Webhooks:
-    """Subscriptions, event detection, and deliveries with retries."""
+    """Subscriptions, event detection, and deliveries with retries (see module docstring)."""
 
-    def __init__(self, *, attempts: int = 5, backoff_ms: int = 500, registry: Registry | None = None) -> None:
+    def __init__(
+        self,
+        store: WebhookStore,
+        *,
+        attempts: int = 5,
+        backoff_ms: int = 500,
+        registry: Registry | None = None,
+    ) -> None:
+        self.store = store
         self.attempts = max(1, attempts)
         self.backoff_ms = max(0, backoff_ms)
         self.registry = registry
+        #: A cache of the ``webhooks`` table (loaded at start, written through).
         self.subscriptions: dict[str, Subscription] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def pending(self) -> int:
         return len(self._tasks)
 
-    def subscribe(
+    async def load(self) -> None:
+        """Read the subscriptions and resume every pending delivery (start-up)."""
+        self.subscriptions = {sub.id: sub for sub in await self.store.subscriptions()}
+        for row in await self.store.pending():
+            sub = self.subscriptions.get(row["webhook_id"])
+            if sub is not None:
+                self._spawn(
+                    self._deliver(
+                        sub,
+                        row["id"],
+                        row["event"],
+                        bytes(row["body"]),
+                        len(row["attempts"]),
+                        row["next_at_ms"],
+                    )
+                )
+
+    async def subscribe(
         self, owner: str, url: str, events: Sequence[str], *, admin: bool = False, base_url: str = ""
     ) -> Subscription:
+        """Register a webhook; durable (in Postgres) before this returns."""
         sub = Subscription(
             id=f"wh_{secrets.token_hex(8)}",
             owner=owner,
@@ -166,8 +273,18 @@ class Webhooks:
             admin=admin,
             base_url=base_url.rstrip("/"),
         )
+        await self.store.add(sub)
         self.subscriptions[sub.id] = sub
         return sub
+
+    async def unsubscribe(self, sub_id: str) -> None:
+        await self.store.remove(sub_id)  # its deliveries go with it (ON DELETE CASCADE)
+        self.subscriptions.pop(sub_id, None)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ detection
 
@@ -227,27 +344,50 @@ class Webhooks:
         for sub in list(self.subscriptions.values()):
             if kind not in sub.events or (not sub.admin and sub.owner != host):
                 continue
-            delivery = Delivery(id=f"dl_{secrets.token_hex(8)}", event=kind, room=room)
-            sub.deliveries.append(delivery)
+            delivery_id = f"dl_{secrets.token_hex(8)}"
             fields = dict(body_base)
             if kind == "draw.completed":
                 fields["verify_url"] = f"{sub.base_url}/v/{fields['certificate_hash']}"
-            body = orjson.dumps({"id": delivery.id, **fields})
-            task = asyncio.get_running_loop().create_task(self._deliver(sub, delivery, body))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            body = orjson.dumps({"id": delivery_id, **fields})
+            self._spawn(self._outbox(sub, delivery_id, kind, room, env.seq, body))
 
-    async def _deliver(self, sub: Subscription, delivery: Delivery, body: bytes) -> None:
+    async def _outbox(
+        self, sub: Subscription, delivery_id: str, kind: str, room: str, seq: int, body: bytes
+    ) -> None:
+        """Write the delivery's row, then deliver; a duplicate event stops here."""
         delay = self.backoff_ms / 1000.0
         for attempt in range(1, self.attempts + 1):
+            try:
+                if not await self.store.add_delivery(sub.id, delivery_id, kind, room, seq, body):
+                    return
+                break
+            except Unavailable as exc:
+                if attempt == self.attempts:
+                    log.warning(
+                        "webhook %s: %s seq %d of %s not recorded, dropped: %s", sub.id, kind, seq, room, exc
+                    )
+                    return
+                await asyncio.sleep(delay)
+                delay *= 2
+        await self._deliver(sub, delivery_id, kind, body, 0, _now_ms())
+
+    async def _deliver(
+        self, sub: Subscription, delivery_id: str, kind: str, body: bytes, done: int, due_ms: int
+    ) -> None:
+        """Attempts ``done + 1`` up to ``self.attempts``, the first of them at ``due_ms``;
+        each recorded on the delivery's row."""
+        wait = (due_ms - _now_ms()) / 1000.0
+        if wait > 0:
+            await asyncio.sleep(wait)
+        for attempt in range(done + 1, self.attempts + 1):
             started = time.monotonic()
-            stamp = time.time_ns() // 1_000_000
+            stamp = _now_ms()
             record: dict[str, Any] = {"attempt": attempt, "at": stamp}
             headers = {
                 "Content-Type": "application/json",
                 "User-Agent": "fairlot-webhooks/1",
-                "X-Fairlot-Event": delivery.event,
-                "X-Fairlot-Delivery": delivery.id,
+                "X-Fairlot-Event": kind,
+                "X-Fairlot-Delivery": delivery_id,
                 "X-Fairlot-Signature": sign(sub.secret, stamp, body),
             }
             try:
@@ -257,14 +397,24 @@ class Webhooks:
                 status = 0
                 record["error"] = f"{type(exc).__name__}: {exc}"[:300]
             record["duration_ms"] = round((time.monotonic() - started) * 1000.0, 3)
-            delivery.attempts.append(record)
+            delay = self.backoff_ms / 1000.0 * 2 ** (attempt - 1)  # before the next attempt
             if 200 <= status < 300:
-                delivery.state = "delivered"
+                state = "delivered"
+            elif attempt == self.attempts:
+                state = "failed"
+            else:
+                state = "pending"
+            try:
+                await self.store.record_attempt(delivery_id, record, state, _now_ms() + int(delay * 1000))
+            except Unavailable as exc:  # the next start resends it (at least once)
+                log.warning(
+                    "webhook %s: attempt %d of %s not recorded: %s", sub.id, attempt, delivery_id, exc
+                )
+            if state != "pending":
+                with contextlib.suppress(Unavailable):
+                    await self.store.prune(sub.id)
                 return
-            if attempt < self.attempts:
-                await asyncio.sleep(delay)
-                delay *= 2
-        delivery.state = "failed"
+            await asyncio.sleep(delay)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -302,7 +452,7 @@ async def create_webhook(request: Request) -> Response:
     if len(hooks.subscriptions) >= MAX_SUBSCRIPTIONS:
         raise ApiError("too_many_webhooks", "webhook limit reached", 429)
     base = str(request.base_url)
-    sub = hooks.subscribe(identity.user_id, url, events, admin=identity.can("admin"), base_url=base)
+    sub = await hooks.subscribe(identity.user_id, url, events, admin=identity.can("admin"), base_url=base)
     return JSONResponse({**sub.public(), "secret": sub.secret}, status_code=201)
 
 
@@ -322,13 +472,13 @@ async def list_webhooks(request: Request) -> Response:
 
 async def delete_webhook(request: Request) -> Response:
     sub = _own(request)
-    del _hooks(request).subscriptions[sub.id]
+    await _hooks(request).unsubscribe(sub.id)
     return Response(status_code=204)
 
 
 async def webhook_deliveries(request: Request) -> Response:
     sub = _own(request)
-    return JSONResponse({"deliveries": [d.to_dict() for d in sub.deliveries]})
+    return JSONResponse({"deliveries": await _hooks(request).store.deliveries(sub.id)})
 
 
 routes = [

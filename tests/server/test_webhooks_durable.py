@@ -1,0 +1,145 @@
+"""Webhooks survive restarts: subscriptions and the delivery outbox live in Postgres.
+
+Each test runs the real app twice on the same stores (same schema and key prefix), the
+second instance standing for the server after a restart, with a real local HTTP
+receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import httpx
+import orjson
+
+from engine.registry import envelope
+from server.config import Settings
+from tests.server.live import Running, client, create, recv, running, send
+from tests.server.test_waiting_webhooks import Receiver
+
+
+async def sell_out(live: Running) -> str:
+    """A flash sale of one unit, bought: a ``sale.sold_out`` event."""
+    sale = await create(live, "flash", price=100, stock=1, per_buyer_limit=1, hold_ttl_ms=60_000)
+    buyer, _ = await client(live, "bea")
+    await send(buyer, {"type": "subscribe", "room": sale})
+    await send(buyer, {"type": "buy", "id": "b1", "room": sale, "quantity": 1})
+    while (await recv(buyer))["type"] != "ack":
+        pass
+    await buyer.close()
+    return sale
+
+
+async def deliveries_when(
+    http: httpx.AsyncClient, live: Running, hook: str, done: Any, within: float = 15
+) -> list[dict[str, Any]]:
+    for _ in range(int(within / 0.05)):
+        found = (await http.get(f"/webhooks/{hook}/deliveries", headers=live.auth())).json()["deliveries"]
+        if done(found):
+            return list(found)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"deliveries never got there: {found}")
+
+
+def hook_for(port: int) -> dict[str, Any]:
+    return {"url": f"http://127.0.0.1:{port}/h", "events": ["sale.sold_out"]}
+
+
+def finished(found: list[dict[str, Any]]) -> bool:
+    return bool(found) and found[0]["state"] != "pending"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_a_subscription_survives_a_restart_and_hears_the_next_event(settings: Settings) -> None:
+    receiver = Receiver(fail=0)
+    port = await receiver.start()
+    async with running(settings) as live, httpx.AsyncClient(base_url=live.http) as http:
+        r = await http.post(
+            "/webhooks",
+            json=hook_for(port),
+            headers=live.auth(),
+        )
+        assert r.status_code == 201
+        hook = r.json()
+    async with running(settings) as live, httpx.AsyncClient(base_url=live.http) as http:
+        listed = (await http.get("/webhooks", headers=live.auth())).json()["webhooks"]
+        assert [w["id"] for w in listed] == [hook["id"]]
+        sale = await sell_out(live)
+        (delivery,) = await deliveries_when(
+            http, live, hook["id"], lambda d: d and d[0]["state"] != "pending"
+        )
+        assert delivery["state"] == "delivered" and delivery["room"] == sale
+        assert [a["status"] for a in delivery["attempts"]] == [204]
+        headers, body = receiver.requests[-1]
+        assert orjson.loads(body)["room"] == sale and headers["x-fairlot-delivery"] == delivery["id"]
+        # deleted: gone for good, deliveries included
+        assert (await http.delete(f"/webhooks/{hook['id']}", headers=live.auth())).status_code == 204
+    async with running(settings) as live, httpx.AsyncClient(base_url=live.http) as http:
+        assert (await http.get("/webhooks", headers=live.auth())).json()["webhooks"] == []
+        gone = await http.get(f"/webhooks/{hook['id']}/deliveries", headers=live.auth())
+        assert gone.status_code == 404
+    assert receiver.server is not None
+    receiver.server.close()
+
+
+async def test_a_delivery_pending_at_shutdown_is_sent_after_the_restart_exactly_once(
+    settings: Settings,
+) -> None:
+    port = free_port()  # nobody listens yet: every attempt fails with a refused connection
+    async with (
+        running(settings, webhook_backoff_ms=300, webhook_attempts=5) as live,
+        httpx.AsyncClient(base_url=live.http) as http,
+    ):
+        hook = (
+            await http.post("/webhooks", json={"url": f"http://127.0.0.1:{port}/h"}, headers=live.auth())
+        ).json()
+        await sell_out(live)
+        (first,) = await deliveries_when(http, live, hook["id"], lambda d: d and d[0]["attempts"])
+        assert first["state"] == "pending" and "error" in first["attempts"][0]
+    # the server is gone with the delivery half done; the receiver comes up
+    receiver = Receiver(fail=0)
+    receiver.server = await asyncio.start_server(receiver.handle, "127.0.0.1", port)
+    async with (
+        running(settings, webhook_backoff_ms=300, webhook_attempts=5) as live,
+        httpx.AsyncClient(base_url=live.http) as http,
+    ):
+        (done,) = await deliveries_when(http, live, hook["id"], finished)
+        assert done["id"] == first["id"] and done["state"] == "delivered"
+        attempts = done["attempts"]
+        assert [a["attempt"] for a in attempts] == list(range(1, len(attempts) + 1))
+        assert all("error" in a for a in attempts[:-1]) and attempts[-1]["status"] == 204
+        await asyncio.sleep(0.5)  # nothing more arrives
+        assert len(receiver.requests) == 1
+        headers, body = receiver.requests[0]
+        assert headers["x-fairlot-delivery"] == first["id"] == orjson.loads(body)["id"]
+    receiver.server.close()
+
+
+async def test_the_same_event_detected_twice_is_delivered_once(settings: Settings) -> None:
+    receiver = Receiver(fail=0)
+    port = await receiver.start()
+    async with running(settings) as live, httpx.AsyncClient(base_url=live.http) as http:
+        hook = (
+            await http.post(
+                "/webhooks",
+                json=hook_for(port),
+                headers=live.auth(),
+            )
+        ).json()
+        sale = await sell_out(live)
+        await deliveries_when(http, live, hook["id"], lambda d: d and d[0]["state"] == "delivered")
+        # the durable batch heard again (a restart re-publishing, a second listener...)
+        registry = live.app.state.registry
+        batch = [envelope(e) for e in await registry.load_events(sale)]
+        live.app.state.webhooks.on_events(sale, batch)
+        await asyncio.sleep(0.5)
+        found = (await http.get(f"/webhooks/{hook['id']}/deliveries", headers=live.auth())).json()
+        assert len(found["deliveries"]) == 1 and len(receiver.requests) == 1
+    assert receiver.server is not None
+    receiver.server.close()

@@ -1,4 +1,4 @@
-"""The ``fairlot`` command: serve, verify.
+"""The ``fairlot`` command: serve, verify, verify-transcript.
 
 Why the stores are started here and not in the app's lifespan: they are child processes
 of this command, started before the server listens and stopped after it has drained, on
@@ -105,6 +105,12 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_transcript(args: argparse.Namespace) -> int:
+    from server import transcript_cmd
+
+    return transcript_cmd.run(args.rest)
+
+
 def _verify(args: argparse.Namespace) -> int:
     from server import verify_cmd
 
@@ -149,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="verify a draw certificate offline", add_help=False)
     verify.add_argument("rest", nargs=argparse.REMAINDER)
     verify.set_defaults(func=_verify)
+    transcript = sub.add_parser(
+        "verify-transcript", help="verify an auction transcript offline", add_help=False
+    )
+    transcript.add_argument("rest", nargs=argparse.REMAINDER)
+    transcript.set_defaults(func=_verify_transcript)
     return parser
 
 
@@ -158,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         from server import verify_cmd
 
         return verify_cmd.run(argv[1:])
+    if argv and argv[0] == "verify-transcript":
+        from server import transcript_cmd
+
+        return transcript_cmd.run(argv[1:])
     args = build_parser().parse_args(argv)
     from server.config import ConfigError
 

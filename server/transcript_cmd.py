@@ -35,7 +35,7 @@ def render(report: VerificationReport) -> str:
         f"final:      {'yes' if report.final else 'no (the auction was still open)'}",
     ]
     for award in report.awards:
-        lines.append(f"award:      {award}")
+        lines.append(f"award (recomputed): {award}")
     for error in report.errors:
         lines.append(f"FAIL  {error}")
     lines.append("VALID" if report.ok else "INVALID")

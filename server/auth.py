@@ -21,6 +21,10 @@ import orjson
 ROLES = ("viewer", "bidder", "host", "admin")
 
 
+#: Host API keys (``POST /apikeys``) never expire; revoking one ends it.
+API_KEY_NEVER_EXPIRES = 2**53 - 1
+
+
 class AuthError(Exception):
     """A token is missing, malformed, tampered with, expired, or lacks the role."""
 

@@ -29,16 +29,16 @@ from bidding import (
     verify_transcript,
 )
 from bidding.errors import TranscriptError
+from engine.draw_service import API_KEY_PREFIX
 from engine.errors import EngineError, NotFound
 from engine.projection import event_redactor, public_view
 from server import draws_rest
-from server.auth import AuthError, Identity
+from server.auth import API_KEY_NEVER_EXPIRES, AuthError, Identity
 from server.errors import ApiError, error_body, rejection_status
 
 MAX_BODY = 64 * 1024
 SALE_FORMAT = "flash"
 DRAW_FORMAT = "draw"  # draws have their own routes (server.draws_rest)
-API_KEY_NEVER_EXPIRES = 2**53 - 1
 
 
 class ORJSONResponse(JSONResponse):
@@ -70,7 +70,7 @@ def identify(request: Request) -> Identity | None:
             return None
     elif scheme.lower() != "bearer" or not token:
         raise ApiError("unauthorized", "use 'Authorization: Bearer <token>'", 401)
-    if token.startswith("flk_"):  # a host API key (POST /apikeys), not a signed token
+    if token.startswith(API_KEY_PREFIX):  # a host API key (POST /apikeys), not a signed token
         registry = getattr(request.app.state, "registry", None)
         row = registry.draws.api_key(token) if registry is not None else None
         if row is None:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bidding import Envelope, Rejected
+from engine.draw_service import API_KEY_PREFIX
 from engine.errors import EngineError, NotFound
 from protocol import (
     Ack,
@@ -50,7 +51,7 @@ from protocol import (
     select_subprotocol,
 )
 from protocol.limits import MAX_MESSAGE_LEN, PROTOCOL_VERSION
-from server.auth import AuthError, Identity
+from server.auth import API_KEY_NEVER_EXPIRES, AuthError, Identity
 from server.commands import submit
 from server.errors import CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED
 from server.framing import ws_frame
@@ -82,6 +83,7 @@ class Connection:
         "_resyncs_left",
         "_wake",
         "_writer",
+        "api_key",
         "codec",
         "direct",
         "fast_write",
@@ -115,6 +117,9 @@ class Connection:
         if direct is not None:
             direct.on_blocked = self._demote
         self.identity: Identity | None = None
+        #: The host API key this session said hello with (checked again per command:
+        #: a revocation takes effect at once, as in REST).
+        self.api_key: str | None = None
         client = websocket.scope.get("client")
         self.ip: str | None = client[0] if client else None
         self.killed = False
@@ -376,12 +381,13 @@ def hello(conn: Connection, token: str | None) -> None:
     state = conn.state
     if token is not None:
         try:
-            conn.identity = state.signer.check(token, state.clock.now())
+            conn.identity = identity_of(state, token)
         except AuthError as exc:
             conn.send(Error(code=exc.code, message=exc.message))
             conn.session.close(CLOSE_UNAUTHORIZED, exc.code)
             conn.wake()
             return
+        conn.api_key = token if token.startswith(API_KEY_PREFIX) else None
     conn.send(
         Welcome(
             session_id=secrets.token_hex(8),
@@ -418,6 +424,18 @@ def reject(
     )
 
 
+def identity_of(state: Any, token: str) -> Identity:
+    """A signed token's identity, or a host API key's (``POST /apikeys``), as in REST."""
+    if token.startswith(API_KEY_PREFIX):
+        registry = getattr(state, "registry", None)
+        row = registry.draws.api_key(token) if registry is not None else None
+        if row is None:
+            raise AuthError("invalid_token", "unknown or revoked API key")
+        return Identity(row.user_id, row.role, API_KEY_NEVER_EXPIRES)
+    identity: Identity = state.signer.check(token, state.clock.now())
+    return identity
+
+
 async def command(conn: Connection, msg: Any) -> None:
     """A room command: checks, then the actor; the reply comes when it is durable."""
     state = conn.state
@@ -430,6 +448,9 @@ async def command(conn: Connection, msg: Any) -> None:
         return
     if identity.expires_ms <= now:
         reject(conn, command_id, "token_expired", "the token has expired; reconnect with a fresh one")
+        return
+    if conn.api_key is not None and state.registry.draws.api_key(conn.api_key) is None:
+        reject(conn, command_id, "invalid_token", "the API key was revoked; reconnect with a valid one")
         return
     if not identity.can("bidder"):
         reject(conn, command_id, "forbidden", f"a {identity.role} token cannot place commands")

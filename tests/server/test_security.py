@@ -211,3 +211,35 @@ async def test_rest_refuses_bad_input_with_4xx(settings: Settings) -> None:
         assert (await http.get("/auctions/nope/transcript")).status_code == 404
         r = await http.post("/auctions", json={"params": {"currency": "EUR", "end": FAR_FUTURE}})
         assert r.status_code == 401
+
+
+async def test_a_host_api_key_works_on_the_websocket_until_revoked(settings: Settings) -> None:
+    """The WebSocket takes a host API key in hello, as REST does; a revoked key stops the
+    session's next command and cannot say hello again (close 4003)."""
+    async with running(settings) as live, httpx.AsyncClient(base_url=live.http) as http:
+        bot = live.auth("host-2", "host")  # not the auction's own host, who may not bid on it
+        minted = await http.post("/apikeys", json={"label": "bot"}, headers=bot)
+        key, key_id = minted.json()["key"], minted.json()["id"]
+        room = await create(live)
+        ws = await connect(live.ws, subprotocols=JSON_SUB, compression=None)
+        await send(ws, {"type": "hello", "version": 1, "token": key})
+        welcome = await recv_until(ws, "welcome")
+        assert welcome["user_id"] == "host-2"
+        await send(ws, {"type": "subscribe", "room": room})
+        await send(ws, {"type": "place_bid", "id": "k1", "room": room, "amount": 150, "currency": "EUR"})
+        reply = await recv(ws)
+        while reply["type"] not in ("ack", "reject"):
+            reply = await recv(ws)
+        assert (reply["type"], reply["id"]) == ("ack", "k1"), reply
+        assert (await http.delete(f"/apikeys/{key_id}", headers=bot)).status_code == 200
+        await send(ws, {"type": "place_bid", "id": "k2", "room": room, "amount": 250, "currency": "EUR"})
+        refused = await recv_until(ws, "reject")
+        assert (refused["id"], refused["code"]) == ("k2", "invalid_token")
+        await ws.close()
+        again = await connect(live.ws, subprotocols=JSON_SUB, compression=None)
+        await send(again, {"type": "hello", "version": 1, "token": key})
+        error = await recv_until(again, "error")
+        assert error["code"] == "invalid_token"
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(again.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4003

@@ -66,8 +66,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> App:
             registry=registry,
         )
         registry.add_listener(webhooks.on_events)
+        await webhooks.load()  # before recovery: its timers may close an auction at once
         await registry.recover()
-        await webhooks.load()
         metrics.gauge("fairlot_ws_connections", "Open WebSocket connections.", lambda: len(connections))
         metrics.gauge("fairlot_room_viewers", "Live room members, all rooms.", rooms.viewers)
         metrics.gauge("fairlot_rooms", "Rooms with members.", lambda: len(rooms.statistics()))

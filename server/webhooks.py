@@ -26,11 +26,21 @@ sends the same bytes and id) is written before the first attempt, each attempt i
 recorded on it, and pending rows are resumed at start-up from their next due time. The
 row's unique key (subscription, room, seq, kind) makes a re-detected event a no-op, so a
 receiver gets each event once per subscription, barring a crash between a successful
-POST and its record (then once more: receivers dedupe on ``X-Fairlot-Delivery``). If
-Postgres is down when an event is detected, the outbox insert is retried with the same
-backoff as deliveries and the event is dropped only after the last try (logged): the
-listener never blocks acks. Finished deliveries are kept, ``MAX_RECORDS`` per
-subscription; older ones are deleted.
+POST and its record (then once more: receivers dedupe on ``X-Fairlot-Delivery``).
+Finished deliveries are kept, ``MAX_RECORDS`` per subscription; older ones are deleted.
+
+Why the listener only spawns a task: it runs inside the actor's publish path, so it must
+neither block nor raise, or a Postgres outage would stall acks. If Postgres is down when
+an event is detected, the outbox insert is retried in that task until Postgres answers
+(backoff doubling up to ``MAX_RETRY_S``), not given up after a few tries: the engine keeps
+acknowledging bids through an outage of minutes (the journal is Redis), so the events
+to announce keep coming and must wait as long. We retry rather than re-detect because
+re-detecting needs a durable per-stream cursor plus the state the detection reads (a
+sale's stock, a room's host), that is a second projector; the price is that an event
+still waiting for Postgres when the process dies or stops is not announced (logged,
+as is anything beyond ``MAX_UNRECORDED`` waiting events). Subscriptions are loaded
+before the registry recovers, since recovery arms timers that may close an auction at
+once.
 """
 
 from __future__ import annotations
@@ -74,6 +84,10 @@ CLOSING_EVENTS = frozenset({"closed", "lapsed", "book_closed", "auction_cleared"
 MAX_RECORDS = 200
 MAX_SUBSCRIPTIONS = 1000
 TIMEOUT_S = 5.0
+#: Postgres down: the longest wait between two tries of an outbox insert, and how many
+#: detected events may wait for it at once (closing events are rare; this is a fence).
+MAX_RETRY_S = 30.0
+MAX_UNRECORDED = 10_000
 
 
 def sign(secret: str, timestamp_ms: int, body: bytes) -> str:
@@ -239,6 +253,7 @@ class Webhooks:
         #: A cache of the ``webhooks`` table (loaded at start, written through).
         self.subscriptions: dict[str, Subscription] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unrecorded = 0  # detected events whose outbox row is not written yet
 
     def pending(self) -> int:
         return len(self._tasks)
@@ -354,21 +369,32 @@ class Webhooks:
     async def _outbox(
         self, sub: Subscription, delivery_id: str, kind: str, room: str, seq: int, body: bytes
     ) -> None:
-        """Write the delivery's row, then deliver; a duplicate event stops here."""
-        delay = self.backoff_ms / 1000.0
-        for attempt in range(1, self.attempts + 1):
-            try:
-                if not await self.store.add_delivery(sub.id, delivery_id, kind, room, seq, body):
-                    return
-                break
-            except Unavailable as exc:
-                if attempt == self.attempts:
-                    log.warning(
-                        "webhook %s: %s seq %d of %s not recorded, dropped: %s", sub.id, kind, seq, room, exc
-                    )
-                    return
-                await asyncio.sleep(delay)
-                delay *= 2
+        """Write the delivery's row, then deliver; a duplicate event stops here.
+
+        Postgres down: retried until it answers (backoff doubling up to ``MAX_RETRY_S``),
+        at most ``MAX_UNRECORDED`` events waiting at once (see the module docstring)."""
+        if self._unrecorded >= MAX_UNRECORDED:
+            log.error("webhook %s: %s seq %d of %s dropped: %d events wait for Postgres",
+                      sub.id, kind, seq, room, self._unrecorded)  # fmt: skip
+            return
+        self._unrecorded += 1
+        try:
+            delay = max(self.backoff_ms, 1) / 1000.0
+            while True:
+                try:
+                    if not await self.store.add_delivery(sub.id, delivery_id, kind, room, seq, body):
+                        return
+                    break
+                except Unavailable as exc:
+                    log.warning("webhook %s: %s seq %d of %s not recorded yet, retry in %.1f s: %s",
+                                sub.id, kind, seq, room, delay, exc)  # fmt: skip
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, MAX_RETRY_S)
+        except asyncio.CancelledError:
+            log.error("webhook %s: %s seq %d of %s never recorded (server stopping)", sub.id, kind, seq, room)
+            raise
+        finally:
+            self._unrecorded -= 1
         await self._deliver(sub, delivery_id, kind, body, 0, _now_ms())
 
     async def _deliver(
@@ -380,6 +406,8 @@ class Webhooks:
         if wait > 0:
             await asyncio.sleep(wait)
         for attempt in range(done + 1, self.attempts + 1):
+            if sub.id not in self.subscriptions:  # deleted meanwhile (its rows went with it)
+                return
             started = time.monotonic()
             stamp = _now_ms()
             record: dict[str, Any] = {"attempt": attempt, "at": stamp}

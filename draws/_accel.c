@@ -16,8 +16,9 @@
  *   one bytes object of 32-byte salts in *input* order, `levels` one bytes object per
  *   RFC 9162 level (leaf hashes first; an odd last node is promoted unchanged).
  * merkle_root(leaves) -> bytes: RFC 9162 MTH over raw leaves (as draws.merkle.merkle_root).
- * leaf_weights, split_csv, digits_to_ints, handles, text_verdicts, first_occurrences:
- *   see each function below and its pure counterpart named in draws/.
+ * leaf_weights, split_csv, split_ascii, digits_to_ints, handles, text_verdicts,
+ * first_occurrences, prefixed, select: see each function below and its pure counterpart
+ * named in draws/.
  *
  * The hashing and the sort run with the GIL released, on a private copy of the inputs;
  * large hashing loops are cut in two halves, the upper one on a second thread (each half
@@ -725,18 +726,31 @@ done:
     return result;
 }
 
-/* first_occurrences(items) -> bytes: 1 where items[i] equals no earlier item, else 0.
- * Python's own hash and equality (as a dict would), in an open-addressing table. */
+/* first_occurrences(items, alive=None) -> bytes: 1 where items[i] equals no earlier item,
+ * else 0; with `alive` (bytes, one per item), only the items whose byte is not 0 count and
+ * the others get 0. Python's own hash and equality (as a dict would), in an
+ * open-addressing table. */
 typedef struct {
     Py_hash_t hash;
     Py_ssize_t index; /* -1: empty */
 } slot_t;
 
-static PyObject *accel_first_occurrences(PyObject *self, PyObject *arg) {
+static PyObject *accel_first_occurrences(PyObject *self, PyObject *args) {
+    PyObject *arg, *alive_arg = Py_None;
+    if (!PyArg_ParseTuple(args, "O|O", &arg, &alive_arg)) return NULL;
     PyObject *items = PySequence_Tuple(arg); /* our own references, whatever __eq__ does */
     if (!items) return NULL;
     Py_ssize_t n = PyTuple_GET_SIZE(items);
     PyObject **item = PySequence_Fast_ITEMS(items);
+    const unsigned char *alive = NULL;
+    if (alive_arg != Py_None) {
+        if (!PyBytes_Check(alive_arg) || PyBytes_GET_SIZE(alive_arg) != n) {
+            PyErr_SetString(PyExc_ValueError, "alive must be bytes, one per item");
+            Py_DECREF(items);
+            return NULL;
+        }
+        alive = (const unsigned char *)PyBytes_AS_STRING(alive_arg);
+    }
     size_t size = 8;
     while (size < 2 * (size_t)n) size <<= 1;
     slot_t *slot = PyMem_RawMalloc(size * sizeof *slot); /* hash beside index: one cache miss */
@@ -749,6 +763,10 @@ static PyObject *accel_first_occurrences(PyObject *self, PyObject *arg) {
     for (size_t s = 0; s < size; s++) slot[s].index = -1;
     unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
     for (Py_ssize_t i = 0; i < n; i++) {
+        if (alive && !alive[i]) {
+            out[i] = 0;
+            continue;
+        }
         Py_hash_t h = PyObject_Hash(item[i]);
         if (h == -1) {
             Py_CLEAR(result);
@@ -808,6 +826,231 @@ static PyObject *accel_prefixed(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* select(columns, mask) -> list of tuples: tuple(itertools.compress(column, mask)) for each
+ * column (each as long as mask). A result holding only str, int and None is untracked by the
+ * cyclic GC at once, as the GC itself would untrack it at its first look: a million-item
+ * tuple then costs no collection anything. */
+static int atomic(PyObject *x) { return PyUnicode_CheckExact(x) || PyLong_CheckExact(x) || x == Py_None; }
+
+static PyObject *accel_select(PyObject *self, PyObject *args) {
+    PyObject *cols_arg;
+    Py_buffer mask;
+    if (!PyArg_ParseTuple(args, "Oy*", &cols_arg, &mask)) return NULL;
+    PyObject *out = NULL, *cols = PySequence_Fast(cols_arg, "columns must be a sequence");
+    if (!cols) goto done;
+    const unsigned char *m = mask.buf;
+    Py_ssize_t n = mask.len, count = 0, ncols = PySequence_Fast_GET_SIZE(cols);
+    for (Py_ssize_t i = 0; i < n; i++) count += m[i] != 0;
+    out = PyList_New(ncols);
+    for (Py_ssize_t j = 0; out && j < ncols; j++) {
+        PyObject *col = PySequence_Fast(PySequence_Fast_GET_ITEM(cols, j), "a column must be a sequence");
+        if (!col) {
+            Py_CLEAR(out);
+            break;
+        }
+        if (PySequence_Fast_GET_SIZE(col) != n) {
+            PyErr_SetString(PyExc_ValueError, "a column and the mask differ in length");
+            Py_DECREF(col);
+            Py_CLEAR(out);
+            break;
+        }
+        PyObject **items = PySequence_Fast_ITEMS(col), *picked = PyTuple_New(count);
+        if (!picked) {
+            Py_DECREF(col);
+            Py_CLEAR(out);
+            break;
+        }
+        int all_atomic = 1;
+        for (Py_ssize_t i = 0, k = 0; i < n; i++) {
+            if (!m[i]) continue;
+            PyObject *x = items[i];
+            Py_INCREF(x);
+            PyTuple_SET_ITEM(picked, k++, x);
+            if (all_atomic && !atomic(x)) all_atomic = 0;
+        }
+        if (all_atomic) PyObject_GC_UnTrack(picked);
+        PyList_SET_ITEM(out, j, picked);
+        Py_DECREF(col);
+    }
+done:
+    Py_XDECREF(cols);
+    PyBuffer_Release(&mask);
+    return out;
+}
+
+/* split_ascii(raw, start, kinds, max_row, digest) -> (sha256 or None, columns) or None.
+ * The common import in one pass, for an ASCII, quote-free, LF-only body: raw[start:] is
+ * split into len(kinds) fields per line, a final empty line ignored; every field is
+ * stripped as str.strip strips it, then, by the column's kind byte:
+ *   's' a tuple of str (a value equal to the row above's is shared, not copied);
+ *   'h' a tuple of handles: lstrip("@") and lower-case (casefold, for ASCII);
+ *   'i' a tuple of int when every field is 1 to 18 ASCII digits, else None (the caller
+ *       then asks for the column as 's' and converts it the general way);
+ *   '-' None (a column nobody reads).
+ * None when a byte is not ASCII or is '"' or '\r', a line has another number of fields,
+ * or a line is longer than max_row: draws.entries then takes the general path, which
+ * gives the same entries for every input this accepts. With `digest`, the SHA-256 of all
+ * of raw is computed meanwhile on a second thread. Tuples are untracked by the GC. */
+typedef struct {
+    const unsigned char *data;
+    size_t len;
+    unsigned char out[HASH];
+} digest_job_t;
+
+static void *digest_main(void *arg) {
+    digest_job_t *job = arg;
+    sha256(job->data, job->len, job->out);
+    return NULL;
+}
+
+enum { PLAIN = 0, COMMA = 1, NEWLINE = 2, REFUSED = 3 };
+
+static PyObject *ascii_field(int kind, const unsigned char *p, Py_ssize_t m, PyObject *prev, int *failed) {
+    PyObject *item;
+    if (kind == 's') {
+        if (prev && PyUnicode_GET_LENGTH(prev) == m && memcmp(PyUnicode_DATA(prev), p, (size_t)m) == 0) {
+            Py_INCREF(prev);
+            return prev;
+        }
+        item = PyUnicode_New(m, 127);
+        if (item) memcpy(PyUnicode_DATA(item), p, (size_t)m);
+        return item;
+    }
+    if (kind == 'h') {
+        Py_ssize_t a = 0;
+        while (a < m && p[a] == '@') a++;
+        item = PyUnicode_New(m - a, 127);
+        if (item) {
+            unsigned char *q = PyUnicode_DATA(item);
+            for (Py_ssize_t k = a; k < m; k++) q[k - a] = lower(p[k]);
+        }
+        return item;
+    }
+    /* 'i' */
+    if (m < 1 || m > 18) {
+        *failed = 1;
+        return NULL;
+    }
+    long long x = 0;
+    for (Py_ssize_t k = 0; k < m; k++) {
+        if (p[k] < '0' || p[k] > '9') {
+            *failed = 1;
+            return NULL;
+        }
+        x = x * 10 + (p[k] - '0');
+    }
+    return PyLong_FromLongLong(x);
+}
+
+static PyObject *accel_split_ascii(PyObject *self, PyObject *args) {
+    Py_buffer raw, kinds_buf;
+    Py_ssize_t start, max_row;
+    int want_digest;
+    if (!PyArg_ParseTuple(args, "y*ny*np", &raw, &start, &kinds_buf, &max_row, &want_digest)) return NULL;
+    PyObject *result = NULL, *columns = NULL;
+    const unsigned char *data = raw.buf, *kinds = kinds_buf.buf;
+    Py_ssize_t len = raw.len, ncols = kinds_buf.len;
+    digest_job_t job = {.data = data, .len = (size_t)len};
+    pthread_t thread;
+    int threaded = 0, refused = 0;
+    if (ncols < 1 || start < 0 || start > len) {
+        PyErr_SetString(PyExc_ValueError, "bad split_ascii arguments");
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < ncols; j++) {
+        if (kinds[j] != 's' && kinds[j] != 'h' && kinds[j] != 'i' && kinds[j] != '-') {
+            PyErr_SetString(PyExc_ValueError, "a kind is one of s h i -");
+            goto done;
+        }
+    }
+    if (want_digest) threaded = pthread_create(&thread, NULL, digest_main, &job) == 0;
+    if (want_digest && !threaded) digest_main(&job);
+    Py_ssize_t lines = 0;
+    for (const unsigned char *p = data + start, *end = data + len; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+        lines++;
+    if (len > start && data[len - 1] != '\n') lines++;
+    unsigned char cls[256];
+    for (int c = 0; c < 256; c++) cls[c] = c >= 128 || c == '"' || c == '\r' ? REFUSED : PLAIN;
+    cls[','] = COMMA;
+    cls['\n'] = NEWLINE;
+    columns = PyList_New(ncols);
+    if (!columns) goto done;
+    int failed[256] = {0}, *fail = ncols <= 256 ? failed : PyMem_RawCalloc((size_t)ncols, sizeof *fail);
+    if (!fail) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < ncols; j++) {
+        PyObject *col = kinds[j] == '-' ? Py_NewRef(Py_None) : PyTuple_New(lines);
+        if (!col) goto fail_out;
+        if (col != Py_None) PyObject_GC_UnTrack(col); /* str and int only */
+        PyList_SET_ITEM(columns, j, col);
+    }
+    Py_ssize_t pos = start;
+    for (Py_ssize_t row = 0; row < lines && !refused; row++) {
+        Py_ssize_t line_start = pos, j = 0;
+        for (;;) {
+            Py_ssize_t field = pos;
+            while (pos < len && cls[data[pos]] == PLAIN) pos++;
+            int c = pos < len ? cls[data[pos]] : NEWLINE;
+            if (c == REFUSED || j >= ncols) {
+                refused = 1;
+                break;
+            }
+            int kind = kinds[j];
+            if (kind != '-' && !fail[j]) {
+                Py_ssize_t a = field, b = pos;
+                while (a < b && Py_UNICODE_ISSPACE(data[a])) a++;
+                while (b > a && Py_UNICODE_ISSPACE(data[b - 1])) b--;
+                PyObject *col = PyList_GET_ITEM(columns, j);
+                PyObject *prev = row ? PyTuple_GET_ITEM(col, row - 1) : NULL;
+                PyObject *item = ascii_field(kind, data + a, b - a, prev, &fail[j]);
+                if (item) {
+                    PyTuple_SET_ITEM(col, row, item);
+                } else if (!fail[j]) {
+                    goto fail_out;
+                } else {
+                    PyList_SetItem(columns, j, Py_NewRef(Py_None)); /* frees the partial tuple */
+                }
+            }
+            j++;
+            if (c == NEWLINE) break;
+            pos++;
+        }
+        if (refused || j != ncols || pos - line_start > max_row) refused = 1;
+        pos++;
+    }
+    if (fail != failed) PyMem_RawFree(fail);
+    if (threaded) {
+        Py_BEGIN_ALLOW_THREADS
+        pthread_join(thread, NULL);
+        Py_END_ALLOW_THREADS
+        threaded = 0;
+    }
+    if (refused) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    PyObject *digest = want_digest ? PyBytes_FromStringAndSize((const char *)job.out, HASH) : Py_NewRef(Py_None);
+    if (digest) {
+        result = PyTuple_Pack(2, digest, columns);
+        Py_DECREF(digest);
+    }
+    goto done;
+fail_out:
+    if (fail != failed) PyMem_RawFree(fail);
+done:
+    if (threaded) {
+        Py_BEGIN_ALLOW_THREADS
+        pthread_join(thread, NULL);
+        Py_END_ALLOW_THREADS
+    }
+    Py_XDECREF(columns);
+    PyBuffer_Release(&raw);
+    PyBuffer_Release(&kinds_buf);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"build_leaves", accel_build_leaves, METH_VARARGS,
      "build_leaves(host_secret, identities, weights) -> (leaves, order, salts, levels)"},
@@ -818,8 +1061,12 @@ static PyMethodDef methods[] = {
     {"digits_to_ints", accel_digits_to_ints, METH_O, "digits_to_ints(values) -> list of int or None"},
     {"handles", accel_handles, METH_O, "handles(values) -> [v.lstrip('@').casefold() for v in values]"},
     {"text_verdicts", accel_text_verdicts, METH_VARARGS, "text_verdicts(texts, handles, tags, need) -> bytes"},
-    {"first_occurrences", accel_first_occurrences, METH_O, "first_occurrences(items) -> bytes of 0/1"},
+    {"first_occurrences", accel_first_occurrences, METH_VARARGS,
+     "first_occurrences(items, alive=None) -> bytes of 0/1"},
     {"prefixed", accel_prefixed, METH_VARARGS, "prefixed(prefix, values) -> [prefix + v for v in values]"},
+    {"select", accel_select, METH_VARARGS, "select(columns, mask) -> [tuple(compress(c, mask)) for c in columns]"},
+    {"split_ascii", accel_split_ascii, METH_VARARGS,
+     "split_ascii(raw, start, kinds, max_row, digest) -> (sha256 or None, columns) or None"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -21,9 +21,9 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
-from operator import add, itemgetter, methodcaller
-from typing import Any
+from itertools import compress, repeat
+from operator import add, methodcaller
+from typing import Any, cast
 
 from draws.errors import EntryImportError
 
@@ -76,25 +76,27 @@ class Entries:
             for p, u, h in zip(self.platform, self.user_id, self.handle, strict=True)
         ]
 
-    def select(self, keep: Sequence[int], identities: Sequence[str] | None = None) -> Entries:
-        """The entries at the given positions, in that order (used by the filters).
+    def select(self, mask: bytes, identities: Sequence[str] | None = None) -> Entries:
+        """The entries whose ``mask`` byte is not 0, in order (used by the filters).
 
         ``identities``, if given, must be ``self.identities()``: the result then keeps its
         own instead of building them again.
         """
-        pick: Callable[[Sequence[Any]], tuple[Any, ...]] = (
-            itemgetter(*keep) if len(keep) > 1 else lambda col: tuple(map(col.__getitem__, keep))
-        )
-        return Entries(
-            pick(self.rows),
-            pick(self.platform),
-            pick(self.user_id),
-            pick(self.handle),
-            pick(self.text),
-            pick(self.created_at_ms),
-            pick(self.weight),
-            None if identities is None else pick(identities),
-        )
+        if len(mask) != len(self):
+            raise ValueError("one mask byte per entry")
+        columns: list[Sequence[Any]] = [
+            self.rows, self.platform, self.user_id, self.handle, self.text, self.created_at_ms, self.weight,
+        ]  # fmt: skip
+        if identities is not None:
+            columns.append(identities)
+        if mask.count(0) == 0:  # nothing dropped: share the columns
+            picked: list[tuple[Any, ...]] = [c if isinstance(c, tuple) else tuple(c) for c in columns]
+        elif _accel is not None:
+            picked = _accel.select(columns, mask)
+        else:
+            picked = [tuple(compress(c, mask)) for c in columns]
+        rows, platform, user_id, handle, text, created_at_ms, weight, *known = picked
+        return Entries(rows, platform, user_id, handle, text, created_at_ms, weight, *known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +242,7 @@ def _all_digits(column: list[str]) -> bool:
     return bool(column) and "" not in column and joined.isascii() and joined.isdigit()
 
 
-def _convert(column: list[str], convert: Callable[[str], Any], what: str) -> list[Any]:
+def _convert(column: Sequence[str], convert: Callable[[str], Any], what: str) -> list[Any]:
     """Convert each distinct value once (values repeat a lot), naming the first bad row."""
     if convert is _timestamp:
         if _accel is not None:
@@ -256,6 +258,8 @@ def _convert(column: list[str], convert: Callable[[str], Any], what: str) -> lis
         except (ValueError, OverflowError) as exc:
             row = column.index(value) + 1
             raise EntryImportError(f"bad {what} {value!r} ({exc})", row=row) from exc
+    if len(table) == 1:  # one value throughout (one platform): no lookup per row
+        return [*table.values()] * len(column)
     return list(map(table.__getitem__, column))
 
 
@@ -317,8 +321,82 @@ def _build(
     )
 
 
+#: How ``_accel.split_ascii`` returns each known column (others: ``-``, not at all).
+_KINDS = {"platform": "s", "user_id": "s", "handle": "h", "text": "s", "created_at": "i", "weight": "i"}
+
+
+def _import_ascii(raw: bytes) -> ImportResult | None:
+    """The usual export (ASCII, no quotes, LF line ends) in one C pass; None: not that case.
+
+    Gives what the general path gives for the same bytes (tests/draws/test_accel.py): the
+    columns come out stripped, handles normalised and times and weights as integers, so no
+    intermediate column of strings is built; the SHA-256 of the bytes runs meanwhile.
+    """
+    end = raw.find(b"\n")
+    if _accel is None or end < 0:
+        return None
+    try:
+        head = _decode(raw[:end])
+        index = _header_index(head.split(","))
+    except EntryImportError:  # the general path reports it (or an earlier error)
+        return None
+    if '"' in head or "\r" in head:
+        return None
+    header = head.split(",")
+    kinds = ["-"] * len(header)
+    for name, j in index.items():
+        kinds[j] = _KINDS.get(name, "-")
+    split = _accel.split_ascii(raw, end + 1, "".join(kinds).encode(), MAX_ROW_CHARS, True)
+    if split is None:
+        return None
+    digest, found = split
+    n = len(next((c for c in found if c is not None), ()))
+
+    def strings(j: int) -> list[str]:
+        """Column j as stripped strings (a second, rarely needed pass)."""
+        only = ["-"] * len(header)
+        only[j] = "s"
+        again = _accel.split_ascii(raw, end + 1, "".join(only).encode(), MAX_ROW_CHARS, False)
+        values = None if again is None else again[1][j]
+        if values is None:  # pragma: no cover - the same bytes were accepted a moment ago
+            raise AssertionError("split_ascii changed its mind")
+        return list(values)
+
+    def column(name: str, convert: Callable[[str], Any] | None = None) -> tuple[Any, ...]:
+        if name not in index:
+            blank = [""] * n
+            return tuple(blank if convert is None else _convert(blank, convert, name))
+        j = index[name]
+        values = found[j]
+        if name == "weight" and values and not 1 <= min(values) <= max(values) <= MAX_WEIGHT:
+            values = None  # out of range: the general conversion names the row
+        if values is None:  # an integer column holding other values: convert the general way
+            return tuple(_convert(strings(j), cast(Callable[[str], Any], convert), name))
+        return values if convert is None or kinds[j] == "i" else tuple(_convert(values, convert, name))
+
+    user_id = column("user_id")
+    handle = column("handle")
+    if "" in user_id:  # rare: only then look for a row with neither id nor handle
+        for i, (u, h) in enumerate(zip(user_id, handle, strict=True)):
+            if not (u or h):
+                raise EntryImportError("no user_id and no handle: cannot tell who entered", i + 1)
+    entries = Entries(
+        rows=tuple(range(1, n + 1)),
+        platform=column("platform", _platform),
+        user_id=user_id,
+        handle=handle,
+        text=column("text"),
+        created_at_ms=column("created_at", _timestamp),
+        weight=column("weight", _weight),
+    )
+    return ImportResult(cast(bytes, digest), "csv", entries)
+
+
 def import_csv(raw: bytes) -> ImportResult:
     """Parse a UTF-8 CSV export with a header row (columns: see ``COLUMNS``; extras ignored)."""
+    one_pass = _import_ascii(raw)
+    if one_pass is not None:
+        return one_pass
     digest = hashlib.sha256(raw).digest()
     text = _decode(raw)
     already_nfc = unicodedata.is_normalized("NFC", text)

@@ -14,8 +14,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
-from operator import and_, contains, eq, sub
-from typing import Any, TypeVar, cast
+from operator import and_, contains, eq, not_, or_, sub
+from typing import Any, cast
 
 from draws.canonical import canonical
 from draws.entries import Entries
@@ -26,7 +26,6 @@ try:
 except ImportError:  # not built (see setup.py): the pure code gives the same answers
     _accel = None  # type: ignore[assignment]
 
-T = TypeVar("T")
 RULES_VERSION = "fairlot-filters/1"
 EXCLUDED = "excluded"
 OUTSIDE_WINDOW = "outside_window"
@@ -196,6 +195,7 @@ def text_verdicts_pure(
 
 
 _FLIP = bytes([1]) + bytes(255)  # 0 -> 1, anything else -> 0
+_BOOL = bytes([0]) + bytes([1]) * 255  # 0 -> 0, anything else -> 1
 _TAG_BIT = bytes(b & 1 for b in range(256))
 _MENTION_BIT = bytes(b >> 1 & 1 for b in range(256))
 
@@ -220,70 +220,89 @@ def text_verdicts(
     return bytes(tags_out), bytes(mentions_out)
 
 
-def first_occurrences_pure(items: Sequence[str]) -> bytes:
-    """1 where ``items[i]`` equals no earlier item, else 0."""
+def first_occurrences_pure(items: Sequence[str], alive: bytes | None = None) -> bytes:
+    """1 where ``items[i]`` equals no earlier item, else 0.
+
+    With ``alive`` (0/1 per item) only the alive items take part; the others get 0.
+    """
+    if alive is not None:
+        positions = list(compress(range(len(items)), alive))
+        firsts = first_occurrences_pure(list(map(items.__getitem__, positions)))
+        out = bytearray(alive.translate(_BOOL))
+        for i in compress(positions, firsts.translate(_FLIP)):  # the (few) repeats
+            out[i] = 0
+        return bytes(out)
     first: dict[str, int] = {}  # setdefault keeps the first position of each item and returns it
     return bytes(map(eq, map(first.setdefault, items, range(len(items))), range(len(items))))
 
 
-def first_occurrences(items: Sequence[str]) -> bytes:
+def first_occurrences(items: Sequence[str], alive: bytes | None = None) -> bytes:
     """``first_occurrences_pure``, in C when the accelerator is built."""
-    return first_occurrences_pure(items) if _accel is None else _accel.first_occurrences(items)
+    return first_occurrences_pure(items, alive) if _accel is None else _accel.first_occurrences(items, alive)
+
+
+def _both(a: bytes, b: bytes) -> bytes:
+    """Byte-wise AND of two 0/1 masks of one length, as one big-integer AND (no loop per row)."""
+    return (int.from_bytes(a, "big") & int.from_bytes(b, "big")).to_bytes(len(a), "big")
 
 
 def apply_rules(entries: Entries, rules: Rules) -> FilterResult:
-    """Run the filters in ``FILTER_ORDER``; deterministic for given entries and rules."""
-    alive = list(range(len(entries)))
+    """Run the filters in ``FILTER_ORDER``; deterministic for given entries and rules.
+
+    Each filter's verdict on an entry depends on that entry alone, except "one per user",
+    which looks at the entries still alive. So every verdict is one 0/1 mask over all the
+    entries, computed column-wise, and the steps only AND masks together (and name the
+    rows a step drops): no list of survivors is rebuilt per step.
+    """
+    n = len(entries)
+    alive = b"\x01" * n
+    left = n
     dropped: list[tuple[int, str]] = []
     steps: list[tuple[str, int, int]] = []
     rows = entries.rows
 
-    def step(reason: str, keep: Sequence[int]) -> None:
-        """Drop the alive entries whose ``keep`` is false (bools or 0/1 bytes)."""
-        nonlocal alive
-        flags = keep if isinstance(keep, bytes) else bytes(keep)
-        survivors = list(compress(alive, flags))
-        gone = list(map(rows.__getitem__, compress(alive, flags.translate(_FLIP))))
-        dropped.extend(zip(gone, repeat(reason)))
-        steps.append((reason, len(alive) - len(survivors), len(survivors)))
-        alive = survivors
+    def step(reason: str, keep: bytes) -> None:
+        """Drop the alive entries whose ``keep`` byte is 0."""
+        nonlocal alive, left
+        flags = keep.translate(_BOOL)
+        gone = _both(alive, flags.translate(_FLIP))
+        alive = _both(alive, flags)
+        survivors = alive.count(1)
+        dropped.extend(zip(map(rows.__getitem__, compress(range(n), gone)), repeat(reason)))
+        steps.append((reason, left - survivors, survivors))
+        left = survivors
 
     with_ids = bool(rules.exclude) or rules.one_per_user
     identities = entries.identities() if with_ids else []  # built once, kept by the eligible
 
-    def gather(column: Sequence[T]) -> Sequence[T]:
-        """The column's values at the alive positions (the column itself while all are)."""
-        return column if len(alive) == len(column) else list(map(column.__getitem__, alive))
-
     if rules.exclude:
         handles = {x[1:] for x in rules.exclude if x.startswith("@")}
         ids = {x for x in rules.exclude if not x.startswith("@")}
-        hs = entries.handle
-        step(EXCLUDED, [hs[i] not in handles and identities[i] not in ids for i in alive])
+        listed = map(or_, map(handles.__contains__, entries.handle), map(ids.__contains__, identities))
+        step(EXCLUDED, bytes(map(not_, listed)))
     if rules.window_start_ms is not None or rules.window_end_ms is not None:
         lo = rules.window_start_ms
         hi = rules.window_end_ms
-        ts = gather(entries.created_at_ms)
+        ts = entries.created_at_ms
         if None in ts:
-            keep = [t is not None and (lo is None or t >= lo) and (hi is None or t < hi) for t in ts]
+            keep = bytes(t is not None and (lo is None or t >= lo) and (hi is None or t < hi) for t in ts)
         else:  # every row has a time: compare in C
-            known = cast(list[int], ts)
-            keep = list(map(hi.__gt__, known)) if hi is not None else [True] * len(known)
+            known = cast(tuple[int, ...], ts)
+            keep = bytes(map(hi.__gt__, known)) if hi is not None else b"\x01" * n
             if lo is not None:
-                keep = list(map(and_, keep, map(lo.__le__, known)))
+                keep = _both(keep, bytes(map(lo.__le__, known)))
         step(OUTSIDE_WINDOW, keep)
     if rules.required_hashtags or rules.min_mentions:
         # each text's verdicts depend on that entry alone: decide both, then apply in order
-        texts, own = gather(entries.text), gather(entries.handle)
-        tag_ok, mention_ok = text_verdicts(texts, own, rules.required_hashtags, rules.min_mentions)
+        tags, need = rules.required_hashtags, rules.min_mentions
+        tag_ok, mention_ok = text_verdicts(entries.text, entries.handle, tags, need)
         if rules.required_hashtags:
             step(MISSING_HASHTAG, tag_ok)
-            mention_ok = bytes(compress(mention_ok, tag_ok))
         if rules.min_mentions:
             step(TOO_FEW_MENTIONS, mention_ok)
     if rules.one_per_user:
-        step(DUPLICATE_USER, first_occurrences(gather(identities)))
+        step(DUPLICATE_USER, first_occurrences(identities, alive))
     eligible = entries.select(alive, identities if with_ids else None)
     total = sum(eligible.weight)
-    waterfall = Waterfall(len(entries), tuple(steps), len(alive), total)
+    waterfall = Waterfall(n, tuple(steps), left, total)
     return FilterResult(eligible, tuple(dropped), waterfall)

@@ -9,15 +9,26 @@ long and non-ASCII identities, long host secrets).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import struct
+from itertools import compress
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from draws import Rules, apply_rules, build_leaves, check_receipt, import_csv, merkle_root, verify_certificate
+from draws import (
+    EntryImportError,
+    Rules,
+    apply_rules,
+    build_leaves,
+    check_receipt,
+    import_csv,
+    merkle_root,
+    verify_certificate,
+)
 from draws.entries import _split_fast, _split_fast_pure, handles_pure
 from draws.filters import first_occurrences, first_occurrences_pure, text_verdicts, text_verdicts_pure
 from draws.leaves import ACCELERATED, build_leaves_pure, leaf_weights, leaf_weights_pure
@@ -307,3 +318,147 @@ def test_handles_equal_pure(values: list[str]) -> None:
 @given(st.sampled_from(["ig/id/", "ïg/id/", ""]), st.lists(st.text(max_size=6), max_size=20))
 def test_prefixed_equals_concatenation(prefix: str, values: list[str]) -> None:
     assert _accel.prefixed(prefix, values) == [prefix + v for v in values]
+
+
+# ---- the one-pass ASCII import, masks and column selection ----
+
+ASCII_FIELD = st.text(alphabet=st.sampled_from(list("aaZZ09_@@#  \t\x1c\x0b-:.+")), max_size=7)
+HEADERS = [
+    "platform,user_id,handle,text,created_at,weight",
+    " Platform ,USER_ID,handle,text,created_at,weight,extra",
+    "user_id,text,weight",
+    "handle,created_at",
+    "\ufeffplatform,user_id,handle,text,created_at,weight",
+    "user_id,user_id",
+]
+
+
+def _import_outcome(raw: bytes) -> object:
+    """The import's result, or its error (type, message, row)."""
+    try:
+        return import_csv(raw)
+    except (EntryImportError, ValueError) as exc:
+        return (type(exc), str(exc), getattr(exc, "row", None))
+
+
+def assert_import_paths_agree(raw: bytes) -> None:
+    """One-pass C import == the general path with the accelerator == the pure code."""
+    import draws.entries as entries_module
+
+    fast = _import_outcome(raw)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(entries_module, "_import_ascii", lambda raw: None)
+        general = _import_outcome(raw)
+        mp.setattr(entries_module, "_accel", None)
+        pure = _import_outcome(raw)
+    assert fast == general == pure
+
+
+@needs_accel
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(HEADERS), st.data(), st.sampled_from(["", "\n", "\n", "\n", "\n\n", "\r\n"]))
+def test_ascii_import_equals_general_path(header: str, data: st.DataObject, tail: str) -> None:
+    """Random fields (spaces, '@', odd digits, a non-ASCII byte, a ragged row...): same entries or error."""
+    names = [name.strip().lower() for name in header.split(",")]
+    flaw = data.draw(st.sampled_from(["", "", "", "ragged", "non-ascii", "any value"]))
+    numbers = st.from_regex(r"[ ]?[1-9][0-9]{0,2}[ ]?", fullmatch=True)
+    platform = st.text(alphabet=st.sampled_from(list("aZ09_.- ")), max_size=4)
+    special = {"created_at": numbers, "weight": numbers, "\ufeffplatform": platform, "platform": platform}
+    fields = [ASCII_FIELD if flaw == "any value" else special.get(name, ASCII_FIELD) for name in names]
+    rows = data.draw(st.lists(st.tuples(*fields).map(list), max_size=8))
+    if flaw == "ragged":
+        rows.insert(data.draw(st.integers(0, len(rows))), data.draw(st.lists(ASCII_FIELD, max_size=7)))
+    if flaw == "non-ascii" and rows:
+        rows[-1][0] += "é"
+    assert_import_paths_agree((header + "\n" + "\n".join(map(",".join, rows)) + tail).encode())
+
+
+@needs_accel
+def test_ascii_import_cases() -> None:
+    head = "platform,user_id,handle,text,created_at,weight\n"
+    for body in (
+        "ig,1,@@A b,#win @x,1700000000000,3\n",  # handle: strip, lstrip '@', lower-case
+        "ig,1,@a,t,2024-01-01T00:00:00Z,1\nig,2,@b,t,1700000000000,2\n",  # ISO time: strings again
+        "ig,1,@a,t,17,\n",  # empty weight is 1: the weight column as strings
+        "ig,1,@a,t,17,0\n",  # weight out of range: the general error, same row
+        "ig,1,@a,t,17,1000000001\n",
+        "ig,1,@a,t,17,0007\n",
+        "ig,1,@a,t,1234567890123456789,1\n",  # 19 digits: beyond the C integers
+        "ig,1,@a,t," + "9" * 5000 + ",1\n",  # beyond int()'s digit limit
+        "ig,1,@a,t,,1\n",
+        "IG,1,@a,t,1,1\nig,2,@b,t,1,1\n",
+        "bad platform!,1,@a,t,1,1\n",
+        "ig,,,t,1,1\n",  # neither id nor handle
+        "ig,1,@a,t,1,1\nig,2,@b,t,1\n",  # short row
+        "ig,1,@a,\x1ct\x1f ,1,1\n",
+        'ig,1,@a,"q",1,1\n',
+        "ig,1,@a,t,1,1\r\n",
+        "ig,1,@a,café,1,1\n",
+        "ig,1,@a," + "x" * 70_000 + ",1,1\n",  # longer than MAX_ROW_CHARS
+        "",
+    ):
+        assert_import_paths_agree((head + body).encode())
+    for raw in (b"user_id", b"user_id\n", b"a,b\n1,2\n", b"\xff\n1\n", b"user_id\n\xff\n", b"user_id\n1\n2"):
+        assert_import_paths_agree(raw)
+    assert_import_paths_agree(make_csv_bytes(5000))
+
+
+def make_csv_bytes(n: int) -> bytes:
+    rows = ["platform,user_id,handle,text,created_at,weight"]
+    for i in range(n):
+        uid, ts = i - (i % 7 == 1), 1_700_000_000_000 + i
+        rows.append(f"instagram,{uid},@Fan_{i},Love #giveaway @a{i % 5} @b,{ts},{i % 5 + 1}")
+    return ("\n".join(rows) + "\n").encode()
+
+
+@needs_accel
+def test_split_ascii_reports_the_digest_and_refuses_bad_arguments() -> None:
+    raw = b"a,b\n1,x\n"
+    assert _accel.split_ascii(raw, 4, b"is", 100, True) == (hashlib.sha256(raw).digest(), [(1,), ("x",)])
+    assert _accel.split_ascii(raw, 4, b"-h", 100, False) == (None, [None, ("x",)])
+    for kinds, start in ((b"", 4), (b"ix", 4), (b"ss", -1), (b"ss", 99)):
+        with pytest.raises(ValueError):
+            _accel.split_ascii(raw, start, kinds, 100, False)
+
+
+@needs_accel
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "ig/id/1", "ig/id/é", ""]), st.booleans()), max_size=30))
+def test_first_occurrences_among_alive_equal_pure(pairs: list[tuple[str, bool]]) -> None:
+    items = [item for item, _ in pairs]
+    alive = bytes(flag for _, flag in pairs)
+    assert first_occurrences(items, alive) == first_occurrences_pure(items, alive)
+    assert first_occurrences(items, alive.replace(b"\x01", b"\x07")) == first_occurrences_pure(items, alive)
+    with pytest.raises(ValueError, match="one per item"):
+        _accel.first_occurrences(items, alive + b"\x01")
+
+
+@needs_accel
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers() | st.text(max_size=3) | st.none(), st.integers(0, 3)), max_size=30))
+def test_select_equals_compress(pairs: list[tuple[object, int]]) -> None:
+    column = [value for value, _ in pairs]
+    mask = bytes(m for _, m in pairs)
+    picked = _accel.select([column, tuple(column)], mask)
+    assert picked == [tuple(compress(column, mask))] * 2
+    assert not gc.is_tracked(picked[0]) or not picked[0]
+    mixed = _accel.select([[[1], "x"]], b"\x01\x01")[0]
+    assert gc.is_tracked(mixed)  # a list inside: left to the GC
+    with pytest.raises(ValueError, match="differ in length"):
+        _accel.select([column], mask + b"\x01")
+
+
+@needs_accel
+def test_selected_entries_equal_pure() -> None:
+    import draws.entries as entries_module
+
+    entries = import_csv(make_csv_bytes(300)).entries
+    for mask in (b"\x01" * 300, bytes(300), bytes(i % 3 != 0 for i in range(300))):
+        fast = entries.select(mask, entries.identities())
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(entries_module, "_accel", None)
+            pure = entries.select(mask, entries.identities())
+        assert fast == pure and fast.identities() == pure.identities()
+        assert fast.rows == tuple(compress(entries.rows, mask))
+    with pytest.raises(ValueError, match="one mask byte"):
+        entries.select(b"\x01")

@@ -12,7 +12,7 @@ import httpx
 import orjson
 
 from server.config import Settings
-from tests.server.live import client, create, recv, running, send
+from tests.server.live import Running, client, create, recv, running, send
 
 
 async def notices(ws: Any, until_admitted: bool = True, wait: float = 10) -> list[dict[str, Any]]:
@@ -73,6 +73,18 @@ async def test_waiting_room_shuffles_early_arrivals_then_admits_fifo_in_batches(
             await ws.close()
 
 
+async def sell_out(live: Running) -> str:
+    """A flash sale of one unit, bought: a ``sale.sold_out`` event."""
+    sale = await create(live, "flash", price=100, stock=1, per_buyer_limit=1, hold_ttl_ms=60_000)
+    buyer, _ = await client(live, "bea")
+    await send(buyer, {"type": "subscribe", "room": sale})
+    await send(buyer, {"type": "buy", "id": "b1", "room": sale, "quantity": 1})
+    while (await recv(buyer))["type"] != "ack":
+        pass
+    await buyer.close()
+    return sale
+
+
 class Receiver:
     """A local HTTP receiver that fails the first ``fail`` POSTs with 500."""
 
@@ -113,13 +125,7 @@ async def test_webhooks_are_signed_retried_and_recorded(settings: Settings) -> N
         hook = r.json()
         bad = await http.post("/webhooks", json={"url": "ftp://x"}, headers=live.auth())
         assert bad.status_code == 422
-        sale = await create(live, "flash", price=100, stock=1, per_buyer_limit=1, hold_ttl_ms=60_000)
-        buyer, _ = await client(live, "bea")
-        await send(buyer, {"type": "subscribe", "room": sale})
-        await send(buyer, {"type": "buy", "id": "b1", "room": sale, "quantity": 1})
-        while (await recv(buyer))["type"] != "ack":
-            pass
-        await buyer.close()
+        sale = await sell_out(live)
         for _ in range(100):
             deliveries = (await http.get(f"/webhooks/{hook['id']}/deliveries", headers=live.auth())).json()
             if deliveries["deliveries"] and deliveries["deliveries"][0]["state"] != "pending":

@@ -7,7 +7,6 @@ receiver."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -15,23 +14,12 @@ from typing import Any
 import httpx
 import orjson
 
+from engine.embedded import free_port
 from engine.registry import envelope
 from server.config import Settings
 from tests.faults import own_stores
 from tests.server.live import Running, client, create, recv, running, send
-from tests.server.test_waiting_webhooks import Receiver
-
-
-async def sell_out(live: Running) -> str:
-    """A flash sale of one unit, bought: a ``sale.sold_out`` event."""
-    sale = await create(live, "flash", price=100, stock=1, per_buyer_limit=1, hold_ttl_ms=60_000)
-    buyer, _ = await client(live, "bea")
-    await send(buyer, {"type": "subscribe", "room": sale})
-    await send(buyer, {"type": "buy", "id": "b1", "room": sale, "quantity": 1})
-    while (await recv(buyer))["type"] != "ack":
-        pass
-    await buyer.close()
-    return sale
+from tests.server.test_waiting_webhooks import Receiver, sell_out
 
 
 async def deliveries_when(
@@ -45,31 +33,29 @@ async def deliveries_when(
     raise AssertionError(f"deliveries never got there: {found}")
 
 
-def hook_for(port: int) -> dict[str, Any]:
-    return {"url": f"http://127.0.0.1:{port}/h", "events": ["sale.sold_out"]}
+def hook_for(port: int, events: tuple[str, ...] | None = ("sale.sold_out",)) -> dict[str, Any]:
+    """A POST /webhooks body for the receiver on ``port`` (every event when ``events`` is None)."""
+    url = f"http://127.0.0.1:{port}/h"
+    return {"url": url} if events is None else {"url": url, "events": list(events)}
+
+
+async def subscribe(http: httpx.AsyncClient, live: Running, body: dict[str, Any]) -> dict[str, Any]:
+    """Register a webhook; it must be accepted (201)."""
+    r = await http.post("/webhooks", json=body, headers=live.auth())
+    assert r.status_code == 201, r.text
+    hook: dict[str, Any] = r.json()
+    return hook
 
 
 def finished(found: list[dict[str, Any]]) -> bool:
     return bool(found) and found[0]["state"] != "pending"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_a_subscription_survives_a_restart_and_hears_the_next_event(settings: Settings) -> None:
     receiver = Receiver(fail=0)
     port = await receiver.start()
     async with running(settings) as live, httpx.AsyncClient(base_url=live.http) as http:
-        r = await http.post(
-            "/webhooks",
-            json=hook_for(port),
-            headers=live.auth(),
-        )
-        assert r.status_code == 201
-        hook = r.json()
+        hook = await subscribe(http, live, hook_for(port))
     async with running(settings) as live, httpx.AsyncClient(base_url=live.http) as http:
         listed = (await http.get("/webhooks", headers=live.auth())).json()["webhooks"]
         assert [w["id"] for w in listed] == [hook["id"]]
@@ -99,9 +85,7 @@ async def test_a_delivery_pending_at_shutdown_is_sent_after_the_restart_exactly_
         running(settings, webhook_backoff_ms=300, webhook_attempts=5) as live,
         httpx.AsyncClient(base_url=live.http) as http,
     ):
-        hook = (
-            await http.post("/webhooks", json={"url": f"http://127.0.0.1:{port}/h"}, headers=live.auth())
-        ).json()
+        hook = await subscribe(http, live, hook_for(port, events=None))
         await sell_out(live)
         (first,) = await deliveries_when(http, live, hook["id"], lambda d: d and d[0]["attempts"])
         assert first["state"] == "pending" and "error" in first["attempts"][0]
@@ -128,13 +112,7 @@ async def test_the_same_event_detected_twice_is_delivered_once(settings: Setting
     receiver = Receiver(fail=0)
     port = await receiver.start()
     async with running(settings) as live, httpx.AsyncClient(base_url=live.http) as http:
-        hook = (
-            await http.post(
-                "/webhooks",
-                json=hook_for(port),
-                headers=live.auth(),
-            )
-        ).json()
+        hook = await subscribe(http, live, hook_for(port))
         sale = await sell_out(live)
         await deliveries_when(http, live, hook["id"], lambda d: d and d[0]["state"] == "delivered")
         # the durable batch heard again (a restart re-publishing, a second listener...)
@@ -154,13 +132,7 @@ async def test_an_auction_closing_during_recovery_is_announced(settings: Setting
     receiver = Receiver(fail=0)
     port = await receiver.start()
     async with running(settings) as live, httpx.AsyncClient(base_url=live.http) as http:
-        hook = (
-            await http.post(
-                "/webhooks",
-                json={"url": f"http://127.0.0.1:{port}/h", "events": ["auction.closed"]},
-                headers=live.auth(),
-            )
-        ).json()
+        hook = await subscribe(http, live, hook_for(port, events=("auction.closed",)))
         end = time.time_ns() // 1_000_000 + 1500
         room = await create(live, "english", end=end)
     await asyncio.sleep(max(0.0, end - time.time_ns() // 1_000_000) / 1000 + 0.2)  # ends while down
@@ -210,7 +182,7 @@ async def test_postgres_down_webhooks_answer_unavailable_and_detection_waits_for
             running(settings, webhook_backoff_ms=100, webhook_attempts=2) as live,
             httpx.AsyncClient(base_url=live.http) as http,
         ):
-            hook = (await http.post("/webhooks", json=hook_for(port), headers=live.auth())).json()
+            hook = await subscribe(http, live, hook_for(port))
             sale = await create(live, "flash", price=100, stock=1, per_buyer_limit=1, hold_ttl_ms=60_000)
             await asyncio.to_thread(stores.postgres.stop)
             refused = await http.post("/webhooks", json=hook_for(port), headers=live.auth())
@@ -244,7 +216,7 @@ async def test_a_deleted_webhook_gets_no_more_retries(settings: Settings) -> Non
         running(settings, webhook_backoff_ms=200, webhook_attempts=5) as live,
         httpx.AsyncClient(base_url=live.http) as http,
     ):
-        hook = (await http.post("/webhooks", json=hook_for(port), headers=live.auth())).json()
+        hook = await subscribe(http, live, hook_for(port))
         await sell_out(live)
         await deliveries_when(http, live, hook["id"], lambda d: d and d[0]["attempts"])
         assert (await http.delete(f"/webhooks/{hook['id']}", headers=live.auth())).status_code == 204

@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 
 from bidding.transcript import VerificationReport, verify_transcript
+from server.verify_cmd import parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,10 +45,9 @@ def render(report: VerificationReport) -> str:
 
 def run(argv: list[str]) -> int:
     """Verify the named transcript; return the process exit status."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse exits on --help or bad usage
-        return int(exc.code or 0)
+    args = parse(_parser(), argv)
+    if isinstance(args, int):
+        return args
     try:
         document = orjson.loads(Path(args.transcript).read_bytes())
     except OSError as exc:

@@ -37,12 +37,19 @@ def _read(path: str | None) -> bytes | None:
     return None if path is None else Path(path).read_bytes()
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
+    """The parsed arguments, or the exit status argparse chose (--help, bad usage)."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
 def run(argv: list[str]) -> int:
     """Run the verifier on the given arguments; return the process exit status."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse exits on --help or bad usage
-        return int(exc.code or 0)
+    args = parse(_parser(), argv)
+    if isinstance(args, int):
+        return args
     try:
         certificate = Path(args.certificate).read_bytes()
         leaves = _read(args.entries)

@@ -15,8 +15,11 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
+
+from engine.draw_service import API_KEY_PREFIX
 
 ROLES = ("viewer", "bidder", "host", "admin")
 
@@ -99,3 +102,16 @@ class TokenSigner:
         if exp <= now_ms:
             raise AuthError("token_expired", "token has expired")
         return Identity(sub, str(role), exp)
+
+
+def identity_of(state: Any, token: str) -> Identity:
+    """A signed token's identity, or a host API key's (``POST /apikeys``): the one check
+    REST (``Authorization``/``X-API-Key``) and the WebSocket ``hello`` share."""
+    if token.startswith(API_KEY_PREFIX):
+        registry = getattr(state, "registry", None)
+        row = registry.draws.api_key(token) if registry is not None else None
+        if row is None:
+            raise AuthError("invalid_token", "unknown or revoked API key")
+        return Identity(row.user_id, row.role, API_KEY_NEVER_EXPIRES)
+    identity: Identity = state.signer.check(token, state.clock.now())
+    return identity

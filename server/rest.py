@@ -29,11 +29,10 @@ from bidding import (
     verify_transcript,
 )
 from bidding.errors import TranscriptError
-from engine.draw_service import API_KEY_PREFIX
 from engine.errors import EngineError, NotFound
 from engine.projection import event_redactor, public_view
 from server import draws_rest
-from server.auth import API_KEY_NEVER_EXPIRES, AuthError, Identity
+from server.auth import AuthError, Identity, identity_of
 from server.errors import ApiError, error_body, rejection_status
 
 MAX_BODY = 64 * 1024
@@ -70,17 +69,10 @@ def identify(request: Request) -> Identity | None:
             return None
     elif scheme.lower() != "bearer" or not token:
         raise ApiError("unauthorized", "use 'Authorization: Bearer <token>'", 401)
-    if token.startswith(API_KEY_PREFIX):  # a host API key (POST /apikeys), not a signed token
-        registry = getattr(request.app.state, "registry", None)
-        row = registry.draws.api_key(token) if registry is not None else None
-        if row is None:
-            raise ApiError("invalid_token", "unknown or revoked API key", 401)
-        return Identity(row.user_id, row.role, API_KEY_NEVER_EXPIRES)
     try:
-        identity: Identity = request.app.state.signer.check(token, request.app.state.clock.now())
+        return identity_of(request.app.state, token)
     except AuthError as exc:
         raise ApiError(exc.code, exc.message, 401) from None
-    return identity
 
 
 def require(request: Request, role: str) -> Identity:

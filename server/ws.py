@@ -51,7 +51,7 @@ from protocol import (
     select_subprotocol,
 )
 from protocol.limits import MAX_MESSAGE_LEN, PROTOCOL_VERSION
-from server.auth import API_KEY_NEVER_EXPIRES, AuthError, Identity
+from server.auth import AuthError, Identity, identity_of
 from server.commands import submit
 from server.errors import CLOSE_SLOW_CONSUMER, CLOSE_UNAUTHORIZED
 from server.framing import ws_frame
@@ -422,18 +422,6 @@ def reject(
     conn.send(
         Reject(id=command_id, code=code, message=message[:MAX_MESSAGE_LEN], retry_after_ms=retry_after_ms)
     )
-
-
-def identity_of(state: Any, token: str) -> Identity:
-    """A signed token's identity, or a host API key's (``POST /apikeys``), as in REST."""
-    if token.startswith(API_KEY_PREFIX):
-        registry = getattr(state, "registry", None)
-        row = registry.draws.api_key(token) if registry is not None else None
-        if row is None:
-            raise AuthError("invalid_token", "unknown or revoked API key")
-        return Identity(row.user_id, row.role, API_KEY_NEVER_EXPIRES)
-    identity: Identity = state.signer.check(token, state.clock.now())
-    return identity
 
 
 async def command(conn: Connection, msg: Any) -> None:

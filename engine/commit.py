@@ -24,8 +24,12 @@ from engine.store import Journal, JournalEntry
 #: Told the outcome of a write: ``None`` once it is durable, else the failure.
 Done = Callable[[BaseException | None], None]
 Pending = tuple[Sequence[JournalEntry], Done]
+Outcomes = list[BaseException | None]
 
 log = logging.getLogger("fairlot.commit")
+#: How long ``stop`` waits for the writes in flight (the journal's own reply timeout
+#: fails them sooner when its store hangs).
+STOP_WAIT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,53 +49,58 @@ class GroupCommitter:
         self.linger_ms = linger_ms
         self.max_in_flight = max_in_flight
         self._in_flight = 0
-        self._flushing: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._pending: deque[Pending] = deque()
         self._pending_events = 0
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._kick_scheduled = False
         self._flushes = 0
         self._batches = 0
         self._events = 0
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
+        self._loop = asyncio.get_running_loop()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        for task in list(self._flushing):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Refuse what has not been written; wait (bounded) for the writes in flight,
+        whose outcome only the journal's reply can tell."""
+        self._loop = None
         pending, self._pending = self._pending, deque()
+        self._pending_events = 0
         for _, done in pending:
             done(asyncio.CancelledError())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), STOP_WAIT_S)
 
     @property
     def running(self) -> bool:
-        return self._task is not None
+        return self._loop is not None
 
     def enqueue(self, entries: Sequence[JournalEntry], done: Done) -> None:
         """Queue ``entries`` for the next flush; ``done`` is called with its outcome.
 
         The callback form is the actors' hot path: no future, no task switch per batch
         (``commit`` is the awaitable form). Requires a started committer."""
-        if self._task is None:
+        loop = self._loop
+        if loop is None:
             raise RuntimeError("the group committer is not started")
         self._pending.append((entries, done))
         self._pending_events += len(entries)
-        self._wake.set()
+        if not self._kick_scheduled and self._in_flight < self.max_in_flight:
+            # call_soon, not now: the other actors' batches of this loop turn join it
+            self._kick_scheduled = True
+            if self.linger_ms > 0 and self._pending_events < self.max_events:
+                loop.call_later(self.linger_ms / 1000, self._kick)
+            else:
+                loop.call_soon(self._kick)
 
     async def commit(self, entries: Sequence[JournalEntry]) -> None:
         """Return once ``entries`` are durable; raise what the journal raised otherwise."""
-        if self._task is None:  # not started (tests, tools): commit directly
+        if self._loop is None:  # not started (tests, tools): commit directly
             await self.journal.append(entries)
             return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[None] = self._loop.create_future()
 
         def done(failure: BaseException | None) -> None:
             if fut.done():
@@ -109,45 +118,37 @@ class GroupCommitter:
     def statistics(self) -> CommitStatistics:
         return CommitStatistics(self._flushes, self._batches, self._events, self._pending_events)
 
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if not self._pending or self._in_flight >= self.max_in_flight:
-                continue
-            if self.linger_ms > 0 and self._pending_events < self.max_events:
-                await asyncio.sleep(self.linger_ms / 1000)
+    def _kick(self) -> None:
+        """Start flushes while there is work and a free slot: each takes everything
+        pending (up to ``max_events``) in ONE journal write."""
+        self._kick_scheduled = False
+        pending = self._pending
+        while pending and self._in_flight < self.max_in_flight and self._loop is not None:
             taken: list[Pending] = []
             count = 0
-            pending = self._pending
             while pending and (not taken or count + len(pending[0][0]) <= self.max_events):
                 item = pending.popleft()
                 taken.append(item)
                 count += len(item[0])
             self._pending_events -= count
             self._in_flight += 1
-            task = asyncio.get_running_loop().create_task(self._flush(taken, count))
-            self._flushing.add(task)
-            task.add_done_callback(self._flushing.discard)
-            if self._pending:
-                self._wake.set()
+            self._idle.clear()
 
-    async def _flush(self, taken: list[Pending], count: int) -> None:
-        """One journal round trip. Several may be in flight (on separate connections):
-        each writer has at most one batch in flight (it waits for that batch's outcome
-        before it writes again), so a stream's events can never overtake each other."""
-        try:
-            outcomes = await self.journal.append_batches([entries for entries, _ in taken])
-        except BaseException as exc:  # cancelled: nobody is acknowledged
-            cancelled = asyncio.CancelledError()
-            for _, done in taken:
-                done(cancelled)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        finally:
-            self._in_flight -= 1
-            self._wake.set()
+            def written(outcomes: Outcomes, taken: list[Pending] = taken, count: int = count) -> None:
+                self._written(taken, count, outcomes)
+
+            try:
+                self.journal.submit_batches([entries for entries, _ in taken], written)
+            except Exception as exc:  # a journal bug: nobody is acknowledged
+                log.exception("group commit: the journal refused a flush")
+                self._written(taken, count, [exc] * len(taken))
+
+    def _written(self, taken: list[Pending], count: int, outcomes: Outcomes) -> None:
+        """One flush's reply: tell every writer, then start the next flush at once (the
+        batches waiting for a slot need no extra loop turn)."""
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
         self._flushes += 1
         self._batches += len(taken)
         self._events += count
@@ -156,3 +157,5 @@ class GroupCommitter:
                 done(failure)
             except Exception:  # one writer's bug must not strand the others' acks
                 log.exception("group commit: completion callback failed")
+        if self._pending and not self._kick_scheduled:
+            self._kick()

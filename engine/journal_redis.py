@@ -15,22 +15,31 @@ Durability: an append returns only after the script's reply, and with ``appendfs
 always`` Redis fsyncs the AOF before it replies (one fsync per flush). With
 ``wait_replicas`` set, the append also waits (WAIT) until that many replicas hold it, and
 fails as ``Unavailable`` if they do not.
+
+Appends over a plain TCP connection go through a :class:`~engine.redis_pipe.RedisPipe`
+of their own (see there: no task hop per flush, several flushes pipelined in order);
+reads, and appends over TLS or a Unix socket, use the redis-py client.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import hiredis
 import msgpack
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection as TcpConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.errors import SequenceError, Unavailable, unavailable_on
-from engine.store import Journal, JournalEntry
+from engine.redis_pipe import RedisPipe
+from engine.store import Journal, JournalEntry, OnOutcomes
 
 EVENT_FIELD = b"e"
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -72,6 +81,7 @@ if #failed < #runs then
 end
 return out
 """
+_APPEND_SHA = hashlib.sha1(_APPEND_LUA.encode()).hexdigest()
 
 
 def _dumps(value: Any) -> bytes:
@@ -96,6 +106,9 @@ class RedisJournal(Journal):
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = wait_timeout_ms
         self._script = client.register_script(_APPEND_LUA)  # loads itself on NOSCRIPT
+        self._pipe = _pipe_for(client)
+        if self._pipe is not None:
+            self._pipe.on_connect.append(["SCRIPT", "LOAD", _APPEND_LUA])
 
     def key(self, stream: str) -> str:
         return f"{self.prefix}:s:{stream}"
@@ -116,6 +129,62 @@ class RedisJournal(Journal):
         the auction's stream and the feed together, or (on a seq that is not next)
         writes nothing; one batch's failure does not fail the others.
         """
+        if self._pipe is not None:
+            fut: asyncio.Future[list[BaseException | None]] = asyncio.get_running_loop().create_future()
+            self.submit_batches(batches, fut.set_result)
+            return await fut
+        runs, owners = self._runs(batches)
+        if not owners:
+            return [None] * len(batches)
+        try:
+            packed = msgpack.packb(runs, use_bin_type=False)
+            results = await self._script(keys=[self.feed_key, self.streams_key], args=[packed])
+            if self.wait_replicas:
+                acked = await self.client.wait(self.wait_replicas, self.wait_timeout_ms)
+                if acked < self.wait_replicas:
+                    failure = Unavailable(f"only {acked} of {self.wait_replicas} replicas acknowledged")
+                    return [failure] * len(batches)
+        except UNREACHABLE as exc:
+            return [Unavailable(f"Redis unreachable: {exc}")] * len(batches)
+        return _outcomes(len(batches), owners, results)
+
+    def submit_batches(self, batches: Sequence[Sequence[JournalEntry]], on_done: OnOutcomes) -> None:
+        """:meth:`append_batches` by callback: written at once on the journal's own
+        connection, ``on_done`` called from the reply (the group committer's hot path)."""
+        pipe = self._pipe
+        if pipe is None:
+            super().submit_batches(batches, on_done)
+            return
+        count = len(batches)
+        runs, owners = self._runs(batches)
+        if not owners:
+            on_done([None] * count)
+            return
+        packed = msgpack.packb(runs, use_bin_type=False)
+        commands: list[list[bytes | str | int]] = [
+            ["EVALSHA", _APPEND_SHA, 2, self.feed_key, self.streams_key, packed]
+        ]
+        if self.wait_replicas:
+            commands.append(["WAIT", self.wait_replicas, self.wait_timeout_ms])
+        wanted = self.wait_replicas
+
+        def replied(replies: list[Any] | BaseException) -> None:
+            if isinstance(replies, BaseException):
+                on_done([replies] * count)
+                return
+            results = replies[0]
+            if isinstance(results, hiredis.ReplyError):  # the script did not run (NOSCRIPT, OOM, ...)
+                on_done([Unavailable(f"Redis refused the append: {results}")] * count)
+                return
+            if wanted and (not isinstance(replies[1], int) or replies[1] < wanted):
+                on_done([Unavailable(f"only {replies[1]} of {wanted} replicas acknowledged")] * count)
+                return
+            on_done(_outcomes(count, owners, results))
+
+        pipe.request(commands, replied)
+
+    def _runs(self, batches: Sequence[Sequence[JournalEntry]]) -> tuple[list[list[Any]], list[int]]:
+        """Each batch cut into runs of one stream's consecutive events, and each run's batch."""
         runs: list[list[Any]] = []
         owners: list[int] = []
         for index, batch in enumerate(batches):
@@ -129,28 +198,12 @@ class RedisJournal(Journal):
             if run:
                 runs.append(self._pack_run(run))
                 owners.append(index)
-        outcomes: list[BaseException | None] = [None] * len(batches)
-        if not owners:
-            return outcomes
-        try:
-            packed = msgpack.packb(runs, use_bin_type=False)
-            results = await self._script(keys=[self.feed_key, self.streams_key], args=[packed])
-            if self.wait_replicas:
-                acked = await self.client.wait(self.wait_replicas, self.wait_timeout_ms)
-                if acked < self.wait_replicas:
-                    failure = Unavailable(f"only {acked} of {self.wait_replicas} replicas acknowledged")
-                    return [failure] * len(batches)
-        except UNREACHABLE as exc:
-            return [Unavailable(f"Redis unreachable: {exc}")] * len(batches)
-        for index, result in zip(owners, results, strict=True):
-            if result == 1 or outcomes[index] is not None:
-                continue
-            text = result.decode(errors="replace") if isinstance(result, bytes) else str(result)
-            if "equal or smaller" in text:
-                outcomes[index] = SequenceError(f"journal refused an out-of-order append: {text}")
-            else:
-                outcomes[index] = ResponseError(text)
-        return outcomes
+        return runs, owners
+
+    async def close(self) -> None:
+        """Close the append connection (the redis-py client is the caller's to close)."""
+        if self._pipe is not None:
+            await self._pipe.close()
 
     def _pack_run(self, run: Sequence[JournalEntry]) -> list[Any]:
         first = run[0].event
@@ -195,6 +248,37 @@ class RedisJournal(Journal):
             return bool(await self.client.ping())
         except UNREACHABLE:
             return False
+
+
+def _outcomes(count: int, owners: list[int], results: Sequence[Any]) -> list[BaseException | None]:
+    """One outcome per batch from the script's per-run results (1, or an error text)."""
+    outcomes: list[BaseException | None] = [None] * count
+    for index, result in zip(owners, results, strict=True):
+        if result == 1 or outcomes[index] is not None:
+            continue
+        text = result.decode(errors="replace") if isinstance(result, bytes) else str(result)
+        if "equal or smaller" in text:
+            outcomes[index] = SequenceError(f"journal refused an out-of-order append: {text}")
+        else:
+            outcomes[index] = ResponseError(text)
+    return outcomes
+
+
+def _pipe_for(client: aioredis.Redis) -> RedisPipe | None:
+    """A pipe to the client's server when it is plain TCP (TLS, Unix sockets: None)."""
+    pool = client.connection_pool
+    if pool.connection_class is not TcpConnection:
+        return None
+    kw = pool.connection_kwargs
+    return RedisPipe(
+        kw.get("host", "localhost"),
+        int(kw.get("port", 6379)),
+        username=kw.get("username"),
+        password=kw.get("password"),
+        db=int(kw.get("db", 0) or 0),
+        connect_timeout=float(kw.get("socket_connect_timeout") or 5.0),
+        reply_timeout=float(kw.get("socket_timeout") or 5.0),
+    )
 
 
 def _seq_of(entry_id: bytes | str) -> int:

@@ -10,8 +10,9 @@ prev_hash, time, type, actor, command_id, payload, hash.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,13 @@ class Snapshot:
     blob: bytes
 
 
+#: Told the outcome of :meth:`Journal.submit_batches`: one per batch, ``None`` = durable.
+OnOutcomes = Callable[[list[BaseException | None]], None]
+
+#: Appends under way through the default ``submit_batches`` (a strong reference each).
+_SUBMITTED: set[asyncio.Task[None]] = set()
+
+
 class Journal(ABC):
     @abstractmethod
     async def append(self, entries: Sequence[JournalEntry]) -> None:
@@ -53,6 +61,26 @@ class Journal(ABC):
             else:
                 outcomes.append(None)
         return outcomes
+
+    def submit_batches(self, batches: Sequence[Sequence[JournalEntry]], on_done: OnOutcomes) -> None:
+        """:meth:`append_batches` by callback (the group committer's form). This default
+        runs it as a task; a journal that can write at once overrides it."""
+        count = len(batches)
+
+        async def run() -> None:
+            try:
+                outcomes = await self.append_batches(batches)
+            except asyncio.CancelledError:
+                on_done([asyncio.CancelledError()] * count)
+                raise
+            except Exception as exc:
+                on_done([exc] * count)
+            else:
+                on_done(outcomes)
+
+        task = asyncio.get_running_loop().create_task(run())
+        _SUBMITTED.add(task)
+        task.add_done_callback(_SUBMITTED.discard)
 
     @abstractmethod
     async def read(self, stream: str, after_seq: int = 0, count: int | None = None) -> list[dict[str, Any]]:

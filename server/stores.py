@@ -80,6 +80,8 @@ class Stores:
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
+            await self.journal.close()
+        with contextlib.suppress(Exception):
             await self.redis.aclose()
         # A connection still held by a cancelled task would make a graceful close wait
         # forever: give it a moment, then cut every connection.

@@ -34,19 +34,28 @@ async def pg_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 class TestRedisJournal(JournalContract):
     @pytest.fixture(autouse=True)
-    def _bind(self, redis_client: aioredis.Redis, settings: Settings) -> None:
+    async def _bind(self, redis_client: aioredis.Redis, settings: Settings) -> AsyncIterator[None]:
         self.client = redis_client
         self.prefix = settings.redis_prefix
+        self.journals: list[RedisJournal] = []
+        yield
+        for journal in self.journals:  # its append connection is its own to close
+            await journal.close()
+
+    def journal(self) -> RedisJournal:
+        journal = RedisJournal(self.client, self.prefix)
+        self.journals.append(journal)
+        return journal
 
     async def make_journal(self) -> Journal:
-        return RedisJournal(self.client, self.prefix)
+        return self.journal()
 
     async def test_feed_leaves_out_refused_runs(self) -> None:
         from engine.journal_redis import decode_feed_entry
         from engine.store import JournalEntry
         from tests.engine.store_contract import event
 
-        j = RedisJournal(self.client, self.prefix)
+        j = self.journal()
         await j.append([JournalEntry(event("a", 1))])
         outcomes = await j.append_batches([[JournalEntry(event("a", 1))], [JournalEntry(event("b", 1))]])
         assert outcomes[0] is not None and outcomes[1] is None
@@ -59,7 +68,7 @@ class TestRedisJournal(JournalContract):
         from engine.store import JournalEntry
         from tests.engine.store_contract import event
 
-        j = RedisJournal(self.client, self.prefix)
+        j = self.journal()
         await j.append([JournalEntry(event("a", 1)), JournalEntry(event("a", 2), {"id": "a", "seq": 2})])
         rows = await self.client.xrange(j.feed_key)
         decoded = [e for _id, fields in rows for e in decode_feed_entry(fields)]

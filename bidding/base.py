@@ -68,7 +68,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import orjson
 
-from bidding.canonical import digest, to_plain
+from bidding.canonical import digest_state
 from bidding.errors import (
     ChainError,
     Code,
@@ -611,13 +611,13 @@ class Stream(Generic[S]):
 
     def state_hash(self) -> str:
         """Canonical SHA-256 of (format, stream, version, head, state)."""
-        return digest(
+        return digest_state(
             {
                 "kind": self.fmt.kind,
                 "stream_id": self.stream_id,
                 "version": self.version,
                 "head": self.head,
-                "state": to_plain(self.state),
+                "state": self.state,
             }
         )
 

@@ -27,7 +27,7 @@ import orjson
 
 from bidding.errors import TranscriptError
 
-__all__ = ["MAX_INT", "check", "digest", "encode", "sha256_hex", "to_plain"]
+__all__ = ["MAX_INT", "check", "digest", "digest_state", "encode", "sha256_hex", "to_plain"]
 
 #: Integers beyond 2**53 - 1 lose precision in JavaScript verifiers; refuse them.
 MAX_INT = 2**53 - 1
@@ -107,6 +107,41 @@ def to_plain(obj: Any) -> Any:
     if isinstance(obj, set | frozenset):
         return sorted((to_plain(v) for v in obj), key=encode)
     raise TypeError(f"cannot canonicalise {type(obj).__name__}")
+
+
+#: orjson hands dataclasses (and datetimes) to ``_plain_step`` instead of encoding them its
+#: own way (field order, not sorted), so ``digest_state`` sees exactly what ``to_plain``
+#: would produce.
+_STATE_OPT = _OPT | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _plain_step(obj: Any) -> Any:
+    """One level of :func:`to_plain` for what orjson does not encode natively; orjson
+    recurses into the result (and calls back here for the next level)."""
+    cls = type(obj)
+    fields = _DATACLASS_FIELDS.get(cls)
+    if fields is not None:
+        return {name: getattr(obj, name) for name in fields}
+    to_data = getattr(obj, "to_data", None)
+    if to_data is not None:
+        return to_data()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = _DATACLASS_FIELDS[cls] = tuple(f.name for f in dataclasses.fields(obj))
+        return {name: getattr(obj, name) for name in fields}
+    return to_plain(obj)
+
+
+def digest_state(obj: Any) -> str:
+    """``digest(to_plain(obj))``, without building the plain copy first.
+
+    Why: a state hash is taken per snapshot, and ``to_plain`` walked a busy English
+    auction's 1,000 bidders in Python (~1 ms, the loop blocked); orjson walks dicts,
+    lists and tuples in C and calls back only for dataclasses, sets, deques and
+    ``to_data`` objects. Same bytes for every state ``to_plain`` accepts (a
+    differential property test keeps it so); unlike ``to_plain`` it does not refuse a
+    float, which the formats' parameter checks keep out of states in the first place.
+    """
+    return hashlib.sha256(orjson.dumps(obj, default=_plain_step, option=_STATE_OPT)).hexdigest()
 
 
 def check(obj: Any, path: str = "$") -> None:

@@ -256,8 +256,8 @@ class AuctionActor:
         if not self._mailbox or last.seq - self._viewed >= VIEW_EVERY:
             view = auction_row(stream, last, self.created)
             self._viewed = last.seq
-        entries = [JournalEntry(e.to_dict(), None, e.to_bytes()) for e in new_events[:-1]]
-        entries.append(JournalEntry(last.to_dict(), view, last.to_bytes()))
+        entries = [JournalEntry(envelope=e) for e in new_events[:-1]]
+        entries.append(JournalEntry(view=view, envelope=last))
         self._busy = True
 
         def written(failure: BaseException | None) -> None:

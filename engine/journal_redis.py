@@ -190,7 +190,7 @@ class RedisJournal(Journal):
         for index, batch in enumerate(batches):
             run: list[JournalEntry] = []
             for entry in batch:
-                if run and run[-1].event["stream_id"] != entry.event["stream_id"]:
+                if run and run[-1].stream_id != entry.stream_id:
                     runs.append(self._pack_run(run))
                     owners.append(index)
                     run = []
@@ -206,14 +206,14 @@ class RedisJournal(Journal):
             await self._pipe.close()
 
     def _pack_run(self, run: Sequence[JournalEntry]) -> list[Any]:
-        first = run[0].event
+        stream_id = run[0].stream_id
         view = run[-1].view
         items: list[Any] = []
         for entry in run:
-            items.append(entry.event["seq"])
+            items.append(entry.seq)
             items.append(entry.raw if entry.raw is not None else _dumps(entry.event))
         view_bytes = b"" if view is None else _dumps(view)
-        return [self.key(first["stream_id"]), first["stream_id"], view_bytes, items]
+        return [self.key(stream_id), stream_id, view_bytes, items]
 
     async def read(self, stream: str, after_seq: int = 0, count: int | None = None) -> list[dict[str, Any]]:
         """Events with seq > ``after_seq``, in order."""

@@ -32,7 +32,7 @@ class MemoryJournal(Journal):
                 raise SequenceError(f"{stream}: seq {ev['seq']} is not after {last}")
             staged[stream] = ev["seq"]
         for entry in entries:
-            self._streams.setdefault(entry.event["stream_id"], []).append(dict(entry.event))
+            self._streams.setdefault(entry.stream_id, []).append(dict(entry.event))
             self.feed.append(entry)
 
     async def read(self, stream: str, after_seq: int = 0, count: int | None = None) -> list[dict[str, Any]]:

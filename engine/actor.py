@@ -46,7 +46,13 @@ Backlog = Callable[[int], Awaitable[list[Envelope]]]
 
 MAILBOX_SIZE = 10_000
 MAX_BATCH = 512
-SNAPSHOT_EVERY = 1000
+#: Events between snapshots of one stream. Why 5,000: a snapshot costs in proportion to
+#: the state (a busy English auction with 1,000 bidders: ~0.45 ms to pickle and hash on
+#: the loop, plus a ~40 KB row in Postgres), while what it saves is replay at recovery,
+#: and recovery re-reads up to IDEMPOTENCY_WINDOW (10,000) commands' events per stream
+#: anyway to rebuild the idempotency memory: snapshotting every 1,000 cost ~5x more for
+#: at most 4,000 fewer events replayed (hash-checked, ~20 ms) per stream at start.
+SNAPSHOT_EVERY = 5000
 VIEW_EVERY = 64
 
 Pending = tuple[Command, "asyncio.Future[tuple[Envelope, ...]]"]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bidding import Envelope, Stream, get_format, replay
-from engine.actor import SNAPSHOT_LAYOUT, AuctionActor
+from engine.actor import SNAPSHOT_EVERY, SNAPSHOT_LAYOUT, AuctionActor
 from engine.clock import Clock
 from engine.commit import GroupCommitter
 from engine.draw_format import DRAW_FORMAT
@@ -49,7 +49,7 @@ class Registry:
         clock: Clock,
         *,
         committer: GroupCommitter | None = None,
-        snapshot_every: int = 1000,
+        snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
         load_formats()
         self.journal = journal

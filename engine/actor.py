@@ -31,7 +31,7 @@ from bidding import Envelope, Rejected, Stream
 from bidding.base import Close, Command
 from engine.clock import Clock
 from engine.errors import ActorStopped, EngineError, MailboxFull, Unavailable
-from engine.projection import auction_row
+from engine.projection import row_builder
 from engine.store import JournalEntry, Snapshot
 
 log = logging.getLogger("fairlot.actor")
@@ -113,6 +113,7 @@ class AuctionActor:
         #: while a write is in flight.
         self.durable_version = stream.version
         self.created = created
+        self._row = row_builder(stream, created)
         self._clock = clock
         self._commit = commit
         self._enqueue = enqueue
@@ -260,7 +261,7 @@ class AuctionActor:
         view = None
         last = new_events[-1]
         if not self._mailbox or last.seq - self._viewed >= VIEW_EVERY:
-            view = auction_row(stream, last, self.created)
+            view = self._row(stream, last)
             self._viewed = last.seq
         entries = [JournalEntry(envelope=e) for e in new_events[:-1]]
         entries.append(JournalEntry(view=view, envelope=last))

@@ -32,3 +32,46 @@ def test_generic_redaction_removes_proxy_maxima_and_reserves() -> None:
     created = event("created", {"kind": "english", "params": {"reserve": 5000, "opening": 100}})
     shown = public_event_data(created)
     assert shown["params"] == {"opening": 100}
+
+
+def test_row_builder_writes_the_same_json_as_auction_row() -> None:
+    """The actors' cached row builder must put exactly auction_row's row in the journal
+    (the projector upserts it as is), for several formats and states."""
+    import orjson
+
+    from bidding import Stream
+    from bidding.base import Close, PlaceBid
+    from bidding.dutch import DUTCH, Accept
+    from engine.projection import auction_row, row_builder
+
+    def check(stream: Stream[Any]) -> None:
+        assert stream.log is not None
+        created = stream.log[0]
+        build = row_builder(stream, created)
+        last = stream.log[-1]
+        expected = auction_row(stream, last, created)
+        got = build(stream, last)
+        opt = orjson.OPT_SORT_KEYS
+        assert orjson.dumps(got, option=opt) == orjson.dumps(expected, option=opt)
+        assert orjson.loads(orjson.dumps(got)) == orjson.loads(orjson.dumps(expected, option=opt))
+
+    english = Stream.create(
+        ENGLISH, "e", {"currency": "EUR", "opening": 100, "end": 10_000, "reserve": 500, "buy_now": 9000}, 0
+    )
+    check(english)
+    for i in range(6):
+        english.handle(PlaceBid(f"b{i}", f"u{i % 3}", 150 * (i + 1)), i + 1)
+        check(english)
+    english.handle(Close("x"), 10_000)
+    check(english)
+    dutch = Stream.create(
+        DUTCH, "d", {"start_price": 1000, "step": 10, "floor": 500, "tick_ms": 100, "quantity": 2}, 0
+    )
+    check(dutch)
+    dutch.handle(Accept("a", "ann", 2), 250)
+    check(dutch)
+    reverse = Stream.create(REVERSE, "r", {"end": 100, "decrement": 5}, 0)
+    reverse.handle(PlaceBid("1", "s1", 900), 1)
+    check(reverse)
+    reverse.handle(Close("x"), 100)
+    check(reverse)

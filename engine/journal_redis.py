@@ -46,9 +46,11 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 # KEYS: feed key, streams set. ARGV[1]: msgpack array of runs, each
-# [stream key, stream id, view JSON or "", [seq, event JSON, seq, event JSON, ...]] with
-# consecutive seqs of that one stream. Per run, the first XADD is the check: if Redis
-# refuses its id nothing of the run is written, and later ids of the run cannot fail.
+# [stream key, stream id, view JSON or "", [entry id, event JSON, entry id, ...]] with
+# consecutive seqs of that one stream (entry id "<seq>-0", built by the client: Redis is
+# the serial part of every flush). Per run, the first XADD is the check (pcall): if Redis
+# refuses its id nothing of the run is written, and later ids of the run cannot fail, so
+# they go through plain calls (cheaper than pcall's error capture).
 # Then ONE feed entry holds the whole flush (field b = ARGV[1]) plus the indexes of the
 # runs that failed (field x), so the projector reads one entry per flush, not per event.
 # Returns one entry per run: 1, or the error text. One msgpack argument instead of
@@ -62,16 +64,16 @@ for r = 1, #runs do
   local key, sid, items = run[1], run[2], run[4]
   local n = #items / 2
   local result = 1
-  for k = 1, n do
-    local seq = tostring(items[2 * k - 1])
-    local added = redis.pcall('XADD', key, seq .. '-0', 'e', items[2 * k])
-    if type(added) == 'table' and added.err then
-      result = added.err
-      failed[#failed + 1] = r - 1
-      break
-    end
-    if seq == '1' then
+  local added = redis.pcall('XADD', key, items[1], 'e', items[2])
+  if type(added) == 'table' and added.err then
+    result = added.err
+    failed[#failed + 1] = r - 1
+  else
+    if items[1] == '1-0' then
       redis.call('SADD', KEYS[2], sid)
+    end
+    for k = 2, n do
+      redis.call('XADD', key, items[2 * k - 1], 'e', items[2 * k])
     end
   end
   out[r] = result
@@ -210,7 +212,7 @@ class RedisJournal(Journal):
         view = run[-1].view
         items: list[Any] = []
         for entry in run:
-            items.append(entry.seq)
+            items.append(f"{entry.seq}-0")
             items.append(entry.raw if entry.raw is not None else _dumps(entry.event))
         view_bytes = b"" if view is None else _dumps(view)
         return [self.key(stream_id), stream_id, view_bytes, items]

@@ -64,6 +64,9 @@ class Registry:
         assert DRAW_FORMAT.kind == "draw"  # imported above: registered before any replay
         self.draws = DrawService(self, DrawStore(getattr(records, "pool", None)), clock)
 
+    async def _save_view(self, row: Mapping[str, Any]) -> None:
+        await self.records.upsert_views([row])
+
     def add_listener(self, listener: Listener) -> None:
         """Called with every durable batch of events, in order, per stream."""
         self._listeners.append(listener)
@@ -158,6 +161,7 @@ class Registry:
             publish=self._publish,
             reload=reload,
             save_snapshot=self.records.save_snapshot,
+            save_view=self._save_view,
             backlog=backlog,
             created=created,
             snapshot_every=self.snapshot_every,

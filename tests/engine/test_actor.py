@@ -188,3 +188,33 @@ async def test_acks_are_settled_before_listeners_hear_of_the_batch() -> None:
     await asyncio.gather(*futures)
     assert done_when_published == [True, True, True]
     await registry.stop()
+
+
+async def test_a_burst_sends_few_projection_rows_and_its_last_state_once_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows ride on a batch only every VIEW_INTERVAL_S (or VIEW_EVERY events); the last
+    state of the burst reaches the record store on its own once the actor is idle."""
+    import engine.actor as actor_module
+    from engine.projection import auction_row
+
+    monkeypatch.setattr(actor_module, "VIEW_INTERVAL_S", 0.3)
+    clock = ManualClock(START)
+    journal = MemoryJournal()
+    records = MemoryRecordStore()
+    registry = Registry(journal, records, clock, committer=GroupCommitter(journal))
+    actor = await registry.create("english", PARAMS)
+    for i in range(10):  # ten batches, each leaving the mailbox empty
+        await actor.submit(PlaceBid(f"b{i}", f"u{i % 3}", 200 + 100 * i))
+    rows = [e.view for e in journal.feed if e.view is not None]
+    assert [r["seq"] for r in rows] == [1, 2]  # the created row and the burst's first
+    assert await records.get_auction(actor.stream_id) is None  # nothing sent directly yet
+    await asyncio.sleep(0.6)
+    row = await records.get_auction(actor.stream_id)
+    last = (await registry.journal.read(actor.stream_id))[-1]
+    assert row is not None and row["seq"] == 11 == last["seq"]
+    expected = auction_row(actor.stream, Envelope.from_dict(last), actor.created)
+    assert {k: row[k] for k in ("price", "leader", "status", "updated_ms")} == {
+        k: expected[k] for k in ("price", "leader", "status", "updated_ms")
+    }
+    await registry.stop()

@@ -117,8 +117,16 @@ async def run_slice(server: LiveServer, settings: Settings) -> None:
         )
         assert [(r["seq"], r["type"]) for r in rows] == [(1, "created"), (2, "bid"), (3, "bid")]
         assert rows[1]["hash"] == stored["hash"]
-        price = await conn.fetchval(f'SELECT price FROM "{settings.pg_schema}".auctions WHERE id = $1', room)
-        assert price == 175
+        # The auctions row of a burst's last state may come a moment later (the actor
+        # sends it VIEW_INTERVAL_S after going idle): poll, bounded.
+        for _ in range(40):
+            row = await conn.fetchrow(
+                f'SELECT price, seq FROM "{settings.pg_schema}".auctions WHERE id = $1', room
+            )
+            if row is not None and row["seq"] == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert row is not None and (row["price"], row["seq"]) == (175, 3)
     finally:
         await conn.close()
 

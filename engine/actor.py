@@ -406,6 +406,8 @@ class AuctionActor:
             return  # the batch under way (or the rebuild) sends or re-arms it
         if self._viewed >= self.durable_version or self._save_view is None:
             return
+        # auction_row, not self._row: this row goes to the record store as a plain
+        # mapping (self._row's params are a JSON fragment, for the journal's encoder)
         row = auction_row(self.stream, last, self.created)
         self._viewed = last.seq
         self._viewed_at = self._loop.time() if self._loop is not None else 0.0

@@ -6,8 +6,10 @@ in flight wait for the next flush, so under load each flush carries hundreds of 
 and at low load a lone bid is flushed at once (``linger_ms`` = 0: no added latency).
 Every caller's future resolves only after the flush that holds its events returned.
 Why three flushes in flight by default: measured with bench_durable (2 cores, 32 to 256
-closed-loop clients), 3 carried 30-80% more bids/s than 2 at a lower ack p50 and p99
-(and bigger batches); 4 gained nothing more.
+closed-loop clients) when each flush had a redis-py connection of its own, 3 carried
+30-80% more bids/s than 2 at a lower ack p50 and p99 (and bigger batches); 4 gained
+nothing more. Since flushes share one pipelined connection (engine.redis_pipe), 1, 2
+and 3 could not be told apart in the run-to-run noise; 3 stayed.
 """
 
 from __future__ import annotations

@@ -97,9 +97,10 @@ RowBuilder = Callable[[Stream[Any], Envelope], dict[str, Any]]
 def row_builder(stream: Stream[Any], created: Envelope | None) -> RowBuilder:
     """``auction_row`` for one auction, with what never changes built once.
 
-    Why: an actor attaches a row to most batches it writes (every batch that empties
-    its mailbox), and at 1-3 events per batch building the row and encoding its params
-    (the increment table...) again each time was ~10% of the engine's CPU per bid. The
+    Why: an actor attaches a row to a batch every VIEW_EVERY events or VIEW_INTERVAL_S
+    (engine.actor), and when that was every batch, at 1-3 events per batch, building
+    the row and encoding its params (the increment table...) again each time was ~10%
+    of the engine's instructions per bid. The
     params ride as an ``orjson.Fragment`` of their canonical JSON: the journal encodes
     the row with orjson, which copies the fragment's bytes. Same JSON as
     ``auction_row`` (tests/engine/test_projection.py keeps it so)."""

@@ -2,11 +2,12 @@
 
 Why not redis-py on the hot path: through ``redis.asyncio`` a command is a pool
 checkout, a task step to write it and another when its reply arrives, and each step
-waits out a whole event-loop turn of everything else the server is doing. Measured with
-bench_durable at 20,000 bids/s those hops, not Redis, were most of an ack's latency:
-every one is a turn of the loop (ms under load). Here a flush is written from the
-committer's own callback, and its reply is handled in ``data_received``, in the turn
-the socket became readable, which resolves the acks at once.
+waits out a whole event-loop turn of everything else the server is doing (ms under
+load). Here a flush is written from the committer's own callback, and its reply is
+handled in ``data_received``, in the turn the socket became readable, which resolves
+the acks at once. What that bought in bench_durable (2 shared cores, 2026-12) stayed
+within the run-to-run noise of 30-50%; the loop hops and the per-command Python are
+gone either way.
 
 Why one connection: Redis answers a connection's commands in the order it read them,
 so replies are matched to requests first in, first out, and several flushes can be in

@@ -133,7 +133,12 @@ class RedisJournal(Journal):
         """
         if self._pipe is not None:
             fut: asyncio.Future[list[BaseException | None]] = asyncio.get_running_loop().create_future()
-            self.submit_batches(batches, fut.set_result)
+
+            def done(outcomes: list[BaseException | None]) -> None:
+                if not fut.done():  # the caller may have been cancelled meanwhile
+                    fut.set_result(outcomes)
+
+            self.submit_batches(batches, done)
             return await fut
         runs, owners = self._runs(batches)
         if not owners:

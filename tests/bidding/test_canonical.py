@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -76,23 +77,34 @@ class _Holder:
     table: IncrementTable
 
 
-def test_to_plain_fast_paths_agree_with_the_generic_conversion() -> None:
-    from hypothesis import given, settings
+def state_like(*, floats: bool = False, points: bool = False) -> Any:
+    """Nested values of the kinds states hold (tuples, dicts with non-str keys now and
+    then, deques, sets, dataclasses, to_data objects); ``floats`` adds float leaves,
+    ``points`` a dataclass holding a set."""
     from hypothesis import strategies as st
 
     atoms = st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text(max_size=5)
-    values = st.recursive(
-        atoms | st.floats(allow_nan=False),
-        lambda inner: (
+
+    def containers(inner: Any) -> Any:
+        out = (
             st.lists(inner, max_size=4)
             | st.tuples(inner, inner)
             | st.dictionaries(st.text(max_size=4) | st.integers(0, 3), inner, max_size=4)
             | st.builds(deque, st.lists(inner, max_size=3))
             | st.frozensets(atoms.filter(lambda a: a is not None), max_size=3)
             | st.builds(_Holder, inner, st.just(IncrementTable([[100, 5], [None, 10]])))
-        ),
-        max_leaves=12,
-    )
+        )
+        if points:
+            out = out | st.builds(Point, st.integers(0, 9), st.sets(st.text(max_size=3), max_size=3))
+        return out
+
+    return st.recursive(atoms | st.floats(allow_nan=False) if floats else atoms, containers, max_leaves=12)
+
+
+def test_to_plain_fast_paths_agree_with_the_generic_conversion() -> None:
+    from hypothesis import given, settings
+
+    values = state_like(floats=True)
 
     @settings(max_examples=400, deadline=None)
     @given(values)
@@ -113,24 +125,10 @@ def test_digest_state_equals_the_digest_of_to_plain() -> None:
     """digest_state lets orjson walk the state and calls back only for what it cannot
     encode itself: the bytes must be to_plain's for every value to_plain accepts."""
     from hypothesis import given, settings
-    from hypothesis import strategies as st
 
     from bidding.canonical import digest_state
 
-    atoms = st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text(max_size=5)
-    values = st.recursive(
-        atoms,
-        lambda inner: (
-            st.lists(inner, max_size=4)
-            | st.tuples(inner, inner)
-            | st.dictionaries(st.text(max_size=4) | st.integers(0, 3), inner, max_size=4)
-            | st.builds(deque, st.lists(inner, max_size=3))
-            | st.frozensets(atoms.filter(lambda a: a is not None), max_size=3)
-            | st.builds(Point, st.integers(0, 9), st.sets(st.text(max_size=3), max_size=3))
-            | st.builds(_Holder, inner, st.just(IncrementTable([[100, 5], [None, 10]])))
-        ),
-        max_leaves=12,
-    )
+    values = state_like(points=True)
 
     @settings(max_examples=400, deadline=None)
     @given(values)

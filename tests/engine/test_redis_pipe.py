@@ -103,7 +103,7 @@ async def test_authenticates_and_a_refused_set_up_fails_requests(own_redis: Embe
     await bad.close()
 
 
-async def test_nothing_listening_fails_fast_as_unavailable(tmp_path: Path) -> None:
+async def test_nothing_listening_fails_fast_as_unavailable() -> None:
     from engine.embedded import free_port
 
     pipe = RedisPipe("127.0.0.1", free_port(), connect_timeout=2)

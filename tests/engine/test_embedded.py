@@ -22,6 +22,8 @@ async def test_embedded_stores_serve_and_stop(tmp_path: Path) -> None:
         client = redis.Redis.from_url(r.start())
         assert client.config_get("appendfsync") == {"appendfsync": "always"}
         assert client.config_get("appendonly") == {"appendonly": "yes"}
+        rewrite = client.config_get("auto-aof-rewrite-min-size")["auto-aof-rewrite-min-size"]
+        assert int(rewrite) == 1 << 30  # rewrites rare: each one stalls the acks' fsyncs
         client.close()
         conn = await asyncpg.connect(p.start())
         assert await conn.fetchval("SELECT 41 + 1") == 42

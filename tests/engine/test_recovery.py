@@ -155,3 +155,26 @@ async def test_projector_is_idempotent_across_redelivery(stores: Stores, setting
     assert await records.append(again) == 0
     assert [e["seq"] for e in await records.read(actor.stream_id)] == list(range(1, 7))
     await client.aclose()
+
+
+async def test_projector_trims_each_stream_to_its_recent_tail(stores: Stores) -> None:
+    """Redis keeps only ``keep_in_redis`` (+ up to a trim step) of what Postgres holds:
+    the dataset an AOF rewrite copies stays small; reads fill the rest from Postgres."""
+    from engine.projector import TRIM_STEP
+
+    clock = ManualClock(START)
+    node = start_node(stores, clock, keep=20)
+    actor = await node.registry.create("english", PARAMS)
+    for i in range(300):  # whole euros apart: above every increment step
+        await actor.submit(PlaceBid(f"c{i}", f"u{i % 7}", 200 + 10_000 * i))
+    await node.projector.wait_idle()
+    held = await stores.redis.xlen(stores.journal.key(actor.stream_id))
+    assert 20 <= held < 20 + TRIM_STEP
+    events = await node.registry.load_events(actor.stream_id)
+    assert [e["seq"] for e in events] == list(range(1, 302))
+    expected = actor.stream.state_hash()
+    await node.stop()
+    again = start_node(stores, clock, keep=20)
+    await again.registry.recover()
+    assert (await again.registry.get(actor.stream_id)).stream.state_hash() == expected
+    await again.stop()

@@ -121,6 +121,7 @@ class AuctionActor:
         self._row = row_builder(stream, created)
         self._save_view = save_view
         self._viewed_at = -1e9  # loop time of the last row sent
+        self._written_at = -1e9  # loop time of the last durable write
         self._last_durable: Envelope | None = None
         self._trailing: asyncio.TimerHandle | None = None
         self._clock = clock
@@ -329,6 +330,8 @@ class AuctionActor:
             return
         self.durable_version = new_events[-1].seq
         self._last_durable = new_events[-1]
+        if self._loop is not None:
+            self._written_at = self._loop.time()
         # Acks first: resolving the futures queues their submitters before anything the
         # listeners queue, so a room that defers a long fan-out (server.rooms) does not
         # hold the bidders' acks behind 10,000 viewers' writes.
@@ -405,6 +408,14 @@ class AuctionActor:
         if self._stopped or self._busy or self._broken or self._mailbox or last is None:
             return  # the batch under way (or the rebuild) sends or re-arms it
         if self._viewed >= self.durable_version or self._save_view is None:
+            return
+        # Only once the actor has been quiet for the interval: while writes keep coming,
+        # rows ride on its batches (one every VIEW_INTERVAL_S). Sending here on every
+        # expiry put ~10 rows a second per busy auction on Postgres from the engine's
+        # loop (6% of its CPU at 20k bids/s) for rows the batches were carrying anyway.
+        quiet = (self._loop.time() if self._loop is not None else 0.0) - self._written_at
+        if quiet < VIEW_INTERVAL_S:
+            self._arm_trailing_view(VIEW_INTERVAL_S - quiet)
             return
         # auction_row, not self._row: this row goes to the record store as a plain
         # mapping (self._row's params are a JSON fragment, for the journal's encoder)

@@ -218,3 +218,37 @@ async def test_a_burst_sends_few_projection_rows_and_its_last_state_once_idle(
         k: expected[k] for k in ("price", "leader", "status", "updated_ms")
     }
     await registry.stop()
+
+
+async def test_the_actor_writes_a_row_itself_only_after_a_quiet_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While writes keep coming, rows ride on the batches; the actor writes the row to
+    the record store itself only after VIEW_INTERVAL_S without a write (here 300 ms:
+    a write at 320 ms keeps it from sending at 330 ms, when its timer first expires)."""
+    import engine.actor as actor_module
+
+    monkeypatch.setattr(actor_module, "VIEW_INTERVAL_S", 0.3)
+    loop = asyncio.get_running_loop()
+    journal = MemoryJournal()
+    records = MemoryRecordStore()
+    registry = Registry(journal, records, ManualClock(START), committer=GroupCommitter(journal))
+    actor = await registry.create("english", PARAMS)
+    t0 = loop.time()
+
+    async def bid_at(ms: int, n: int) -> None:
+        await asyncio.sleep(max(0.0, t0 + ms / 1000 - loop.time()))
+        await actor.submit(PlaceBid(f"q{n}", f"u{n % 3}", 200 + 10_000 * n))
+
+    for n, ms in enumerate((0, 30, 310, 320)):  # the timer armed at 30 expires at 330
+        await bid_at(ms, n)
+    await asyncio.sleep(max(0.0, t0 + 0.45 - loop.time()))
+    assert await records.get_auction(actor.stream_id) is None  # 130 ms quiet: not yet
+    for _ in range(100):  # 300 ms after the last write it arrives on its own
+        row = await records.get_auction(actor.stream_id)
+        if row is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert row is not None and row["seq"] == 5
+    assert loop.time() - t0 >= 0.6
+    await registry.stop()

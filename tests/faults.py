@@ -217,15 +217,26 @@ async def auction_view(server: KillableServer, room: str) -> dict[str, Any]:
         return dict(r.json())
 
 
-async def journal_events(redis_url: str, room: str) -> list[dict[str, Any]]:
+async def journal_events(stores: OwnStores, room: str) -> list[dict[str, Any]]:
+    """The room's whole log: what Postgres holds, then what only Redis holds (the
+    projector trims each Redis stream to its recent tail once Postgres has it)."""
+    import asyncpg
+    import orjson
     import redis.asyncio as aioredis
 
-    client = aioredis.Redis.from_url(redis_url)
+    conn = await asyncpg.connect(stores.postgres.url)
     try:
-        rows = await client.xrange(f"fl:s:{room}")
+        rows = await conn.fetch("SELECT payload FROM events WHERE stream = $1 ORDER BY seq", room)
+    finally:
+        await conn.close()
+    events = [dict(orjson.loads(r["payload"])) for r in rows]
+    client = aioredis.Redis.from_url(stores.redis.url)
+    try:
+        tail = await client.xrange(f"fl:s:{room}")
     finally:
         await client.aclose()
-    return [decode_event(f[b"e"]) for _id, f in rows]
+    held = events[-1]["seq"] if events else 0
+    return events + [e for e in (decode_event(f[b"e"]) for _id, f in tail) if e["seq"] > held]
 
 
 def check_against_log(events: list[dict[str, Any]], tally: Tally, room: str) -> tuple[int, int, str]:
@@ -253,7 +264,7 @@ async def reconcile(server: KillableServer, tally: Tally, rooms: list[str]) -> t
     server's state of each room equals an offline replay of its journal."""
     acked = recovered = 0
     for room in rooms:
-        events = await journal_events(server.stores.redis.url, room)
+        events = await journal_events(server.stores, room)
         n_acked, n_found, offline = check_against_log(events, tally, room)
         acked += n_acked
         recovered += n_found

@@ -67,7 +67,7 @@ async def test_server_sigkill_under_load_loses_no_acknowledged_bid(tmp_path: Pat
 
             async def caught_up() -> bool:
                 n = await conn.fetchval("SELECT count(*) FROM events WHERE stream = ANY($1)", [*rooms, timed])
-                total = sum([len(await journal_events(server.stores.redis.url, r)) for r in [*rooms, timed]])
+                total = sum([len(await journal_events(server.stores, r)) for r in [*rooms, timed]])
                 return bool(n == total)
 
             assert await wait_until(caught_up, 20)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from engine.actor import AuctionActor
     from server.auth import Identity
 
-__all__ = ["currency_of", "submit", "to_command"]
+__all__ = ["confirm_hold", "currency_of", "is_two_step", "to_command"]
 
 
 def currency_of(stream: Stream[Any]) -> str | None:
@@ -93,23 +93,22 @@ def to_command(stream: Stream[Any], msg: Any, identity: Identity) -> Any:
     raise _unsupported(stream, msg)
 
 
-async def submit(actor: AuctionActor, msg: Any, identity: Identity) -> tuple[Envelope, ...]:
-    """Run ``msg`` through ``actor``: its durable events, or ``Rejected``/``EngineError``.
+def is_two_step(msg: Any, command: Any) -> bool:
+    """A flash-sale ``buy``: it reserves, then confirms the hold it got."""
+    return isinstance(msg, Buy) and isinstance(command, Reserve)
 
-    A flash-sale ``buy`` reserves, then confirms the hold it got (command id
-    ``<id>:confirm``, so a retry of the ``buy`` repeats neither step). If the buyer is
-    waitlisted instead, the waitlist event is the outcome.
-    """
-    command = to_command(actor.stream, msg, identity)
-    events = await actor.submit(command)
-    if isinstance(msg, Buy) and isinstance(command, Reserve):
-        hold = next(
-            (e for e in events if e.type == "hold_placed" and e.payload.get("buyer") == identity.user_id),
-            None,
-        )
-        if hold is not None:
-            confirm = Confirm(
-                command_id=f"{msg.id}:confirm", actor=identity.user_id, hold_id=hold.payload["hold_id"]
-            )
-            return (*events, *await actor.submit(confirm))
-    return events
+
+async def confirm_hold(
+    actor: AuctionActor, msg: Any, identity: Identity, events: tuple[Envelope, ...]
+) -> tuple[Envelope, ...]:
+    """A ``buy``'s second step, after its reserve gave ``events``: confirm the buyer's
+    hold (command id ``<id>:confirm``, so a retry of the ``buy`` repeats neither step).
+    If the buyer was waitlisted instead, the waitlist event is the outcome."""
+    hold = next(
+        (e for e in events if e.type == "hold_placed" and e.payload.get("buyer") == identity.user_id),
+        None,
+    )
+    if hold is None:
+        return events
+    confirm = Confirm(command_id=f"{msg.id}:confirm", actor=identity.user_id, hold_id=hold.payload["hold_id"])
+    return (*events, *await actor.submit(confirm))

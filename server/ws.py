@@ -79,6 +79,9 @@ class Connection:
     """One client: its session, identity, rooms and writer."""
 
     __slots__ = (
+        "_corked",
+        "_corks",
+        "_loop",
         "_pending",
         "_resync",
         "_resyncs_left",
@@ -130,11 +133,17 @@ class Connection:
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self.tasks: set[asyncio.Task[None]] = set()
+        #: Rooms with a command of this connection in flight (how many), and the room
+        #: frames written meanwhile: they go out with the command's reply (``cork``).
+        self._corks: dict[Room, int] = {}
+        self._corked: list[bytes] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ writing
 
     def start(self) -> None:
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        self._loop = asyncio.get_running_loop()
+        self._writer = self._loop.create_task(self._write_loop())
 
     def send(self, msg: ServerMessage) -> None:
         """Queue a reply (ack, reject, welcome...) and write it as soon as possible."""
@@ -150,13 +159,73 @@ class Connection:
         direct = self.direct
         if direct is not None and not self._pending and direct.ready():
             frames = self.session.data_to_send()
-            for frame in frames:
-                direct.write(ws_frame(frame))
+            corked = self._corked
+            if corked:  # the room's frames of a command in flight, then its reply: one send
+                wires = [*corked, *(ws_frame(frame) for frame in frames)]
+                corked.clear()
+                direct.write(b"".join(wires))
+            else:
+                for frame in frames:
+                    direct.write(ws_frame(frame))
             self.metrics.messages_out += len(frames)
             if self.fast_write is None:
                 self._promote()
         else:
+            self._spill()
             self.wake()
+
+    # -------------------------------------------------------------- the cork
+    #
+    # A bidder's command makes its room publish an event to the bidder too, one loop
+    # turn before the command's ack: two sends per bid on the same socket, each a
+    # system call and a wake-up of the client. While a command is in flight, its room
+    # writes this connection's frames into a buffer instead, and the reply takes them
+    # along in one write. The buffer never waits longer than the next loop turn
+    # (``_spill``), and it goes out before anything else this connection writes or
+    # queues, so the order of frames is unchanged.
+
+    def cork(self, room_id: str) -> Room | None:
+        """A command is in flight in ``room_id``: buffer its frames until ``uncork``."""
+        room: Room | None = self.state.rooms.get(room_id)
+        if room is None or room not in self.joined:
+            return None
+        held = self._corks.get(room, 0)
+        self._corks[room] = held + 1
+        if not held and self.fast_write is not None:
+            room.set_fast(self, self._cork_write)
+        return room
+
+    def uncork(self, room: Room | None) -> None:
+        """The command in ``room`` is answered (its reply, sent next, takes the buffer)."""
+        if room is None:
+            return
+        held = self._corks.get(room, 0) - 1
+        if held > 0:
+            self._corks[room] = held
+            return
+        self._corks.pop(room, None)
+        if self.fast_write is not None and room in self.joined:
+            room.set_fast(self, self.fast_write)
+
+    def _cork_write(self, wire: bytes) -> None:
+        corked = self._corked
+        corked.append(wire)
+        if len(corked) == 1 and self._loop is not None:
+            self._loop.call_soon(self._spill)  # a reply due this turn goes first, with it
+
+    def _spill(self) -> None:
+        """Write the buffered frames now (nothing may overtake them)."""
+        corked = self._corked
+        if not corked:
+            return
+        wire = corked[0] if len(corked) == 1 else b"".join(corked)
+        corked.clear()
+        direct = self.direct
+        if direct is not None and not self.killed:
+            # Straight to the transport even if it paused: at most one turn of one
+            # room's frames, as a fan-out write already in the buffer would have been.
+            with contextlib.suppress(RuntimeError, OSError):  # lost an instant ago
+                direct.write(wire)
 
     def push(self, frames: Sequence[Outgoing]) -> None:
         """Pre-encoded frames (a room's slow path, a join's history or snapshot, the
@@ -164,6 +233,7 @@ class Connection:
         session = self.session
         if session.state is not OPEN or self.killed:
             return
+        self._spill()
         direct = self.direct
         if direct is not None and not self._pending and direct.ready():
             for _, wire in frames:
@@ -190,8 +260,9 @@ class Connection:
             and direct.ready()
         ):
             write = self.fast_write = direct.transport_write
+            corks = self._corks
             for room in list(self.joined):
-                room.set_fast(self, write)
+                room.set_fast(self, self._cork_write if room in corks else write)
 
     def _demote(self) -> None:
         """Off the fast path: frames go through the session queue until it drains."""
@@ -209,6 +280,7 @@ class Connection:
                 await self._wake.wait()
                 self._wake.clear()
                 while True:
+                    self._spill()  # older than anything queued
                     frames = session.data_to_send()
                     if frames:
                         for frame in frames:
@@ -280,6 +352,7 @@ class Connection:
         self.killed = True
         self._demote()
         self.state.rooms.leave_all(self, sorted(self.session.rooms))
+        self._corked.clear()  # like the queue: a client that does not read gets nothing more
         session = self.session
         session.data_to_send()
         session.close(code, reason)
@@ -298,6 +371,7 @@ class Connection:
 
     async def finish(self) -> None:
         """The reader is done: flush what is queued (briefly), then close."""
+        self._spill()
         self._demote()
         self.state.rooms.leave_all(self, sorted(self.session.rooms))
         if self.session.state is OPEN or self.session.state is SessionState.HANDSHAKE:
@@ -478,7 +552,9 @@ async def command(conn: Connection, msg: Any) -> None:
         task.add_done_callback(conn.tasks.discard)
         return
     # A callback, not a task per command: ~9% of the server's CPU per bid (bench_durable_ws)
-    fut.add_done_callback(functools.partial(answered, conn, command_id, msg.room, actor, started))
+    fut.add_done_callback(
+        functools.partial(answered, conn, command_id, msg.room, actor, started, conn.cork(msg.room))
+    )
 
 
 def answered(
@@ -487,9 +563,12 @@ def answered(
     room: str,
     actor: AuctionActor,
     started: float,
+    corked: Room | None,
     fut: asyncio.Future[tuple[Envelope, ...]],
 ) -> None:
-    """The command's one reply, once the actor's future is settled."""
+    """The command's one reply, once the actor's future is settled (it takes along the
+    room's frames written meanwhile: ``Connection.cork``)."""
+    conn.uncork(corked)
     if fut.cancelled():
         reject(conn, command_id, "unavailable", "the command was not applied; retry")
         return

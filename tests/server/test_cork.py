@@ -88,3 +88,61 @@ async def test_a_corked_connection_gets_other_bidders_events_without_a_reply(set
         await send(bob, {"type": "place_bid", "id": "b2", "room": room, "amount": 9000, "currency": "EUR"})
         assert (await recv(ann, wait=2))["seq"] == event["seq"] + 1
         await asyncio.gather(ann.close(), bob.close())
+
+
+async def test_pipelined_bids_all_get_acks_and_every_event_once_in_order(settings: Settings) -> None:
+    """Several commands in flight on one connection: the cork counts them."""
+    async with run_server(settings, **FAST) as live:
+        room = await create(live)
+        ws, _ = await client(live, "ann")
+        await send(ws, {"type": "subscribe", "room": room})
+        await recv_until(ws, "snapshot")
+        for n in range(20):  # no waiting between sends
+            await send(
+                ws,
+                {
+                    "type": "place_bid",
+                    "id": f"p{n}",
+                    "room": room,
+                    "amount": 1000 * (n + 1),
+                    "currency": "EUR",
+                },
+            )
+        acks: list[str] = []
+        seqs: list[int] = []
+        while len(acks) < 20 or (seqs and seqs[-1] < 21):
+            message = await recv(ws)
+            if message["type"] == "ack":
+                acks.append(message["id"])
+            elif message["type"] == "event":
+                seqs.append(message["seq"])
+            elif message["type"] == "batch":
+                seqs.extend(e["seq"] for e in message["events"])
+        assert sorted(acks) == sorted(f"p{n}" for n in range(20))
+        assert seqs == list(range(2, 22))
+        (conn,) = live.app.state.connections
+        assert not conn._corks and not conn._corked  # nothing left held
+        await ws.close()
+
+
+async def test_unsubscribing_or_closing_with_a_command_in_flight_leaves_the_server_well(
+    settings: Settings,
+) -> None:
+    async with run_server(settings, **FAST) as live:
+        room = await create(live)
+        ann, _ = await client(live, "ann")
+        await send(ann, {"type": "subscribe", "room": room})
+        await recv_until(ann, "snapshot")
+        await send(ann, {"type": "place_bid", "id": "a1", "room": room, "amount": 1000, "currency": "EUR"})
+        await send(ann, {"type": "unsubscribe", "room": room})
+        assert (await recv_until(ann, "ack"))["id"] == "a1"
+        await send(ann, {"type": "place_bid", "id": "a2", "room": room, "amount": 2000, "currency": "EUR"})
+        await ann.close()  # gone before its answer
+        bob, _ = await client(live, "bob")
+        await send(bob, {"type": "subscribe", "room": room})
+        await recv_until(bob, "snapshot")
+        await send(bob, {"type": "place_bid", "id": "b1", "room": room, "amount": 90_000, "currency": "EUR"})
+        event = await recv_until(bob, "event")
+        assert event["data"]["bidder"] == "bob"
+        assert (await recv(bob))["type"] == "ack"
+        await bob.close()

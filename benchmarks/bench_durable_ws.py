@@ -27,61 +27,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import functools
 import os
-import secrets
 import shutil
-import signal
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 from array import array
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import bench_fanout as fanout
 import orjson
-from bench_fanout import FAR, SECRET, free_port, mask_frame, proc_cpu_s, raise_nofile, taskset, wait_http
+from bench_fanout import SECRET, WsClient, proc_cpu_s, raise_nofile, taskset
 
 WARMUP_S = 1.0
 
 
-class Bidder(asyncio.Protocol):
-    """One connection: upgrade, hello, subscribe, then bid / await ack in a closed loop."""
+class Bidder(WsClient):
+    """One connection: hello, subscribe, then bid / await ack in a closed loop."""
 
     def __init__(self, port: int, room: str, token: str | None, worker: Worker) -> None:
-        self.port, self.room, self.token, self.worker = port, room, token, worker
-        self.buf = bytearray()
-        self.upgraded = False
-        self.transport: asyncio.Transport | None = None
+        super().__init__("127.0.0.1", port)
+        self.room, self.token, self.worker = room, token, worker
         self.amount = 10_000
         self.n = 0
         self.sent_at = 0
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transport is not a subclass of asyncio.Transport
-        self.transport = transport  # type: ignore[assignment]
-        key = base64.b64encode(secrets.token_bytes(16)).decode()
-        transport.write(  # type: ignore[attr-defined]
-            (
-                f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                "Sec-WebSocket-Protocol: fairlot.v1.json\r\n\r\n"
-            ).encode()
-        )
-
     def connection_lost(self, exc: Exception | None) -> None:
         self.worker.lost += 1
-
-    def send(self, msg: dict[str, Any]) -> None:
-        assert self.transport is not None
-        self.transport.write(mask_frame(orjson.dumps(msg)))
 
     def bid(self) -> None:
         if time.monotonic_ns() >= self.worker.end_ns:
@@ -100,44 +80,13 @@ class Bidder(asyncio.Protocol):
             }
         )
 
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        if not self.upgraded:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            del buf[: end + 4]
-            self.upgraded = True
-            self.send({"type": "hello", "version": 1, "token": self.token})
-            self.send({"type": "subscribe", "room": self.room, "since": 10**12})
-        while len(buf) >= 2:
-            length = buf[1] & 0x7F
-            offset = 2
-            if length == 126:
-                if len(buf) < 4:
-                    return
-                length = struct.unpack_from("!H", buf, 2)[0]
-                offset = 4
-            elif length == 127:
-                if len(buf) < 10:
-                    return
-                length = struct.unpack_from("!Q", buf, 2)[0]
-                offset = 10
-            if len(buf) < offset + length:
-                return
-            opcode = buf[0] & 0x0F
-            payload = bytes(buf[offset : offset + length])
-            del buf[: offset + length]
-            if opcode == 0x9 and self.transport is not None:  # ping -> pong
-                self.transport.write(mask_frame(payload, 0xA))
-            elif opcode in (0x1, 0x2):
-                self.on_message(payload)
+    def on_open(self) -> None:
+        self.send({"type": "hello", "version": 1, "token": self.token})
+        self.send({"type": "subscribe", "room": self.room, "since": 10**12})
 
-    def on_message(self, payload: bytes) -> None:
+    def on_message(self, payload: bytes, now: int) -> None:
         kind = orjson.loads(payload).get("type")
         if kind == "ack":
-            now = time.monotonic_ns()
             if self.sent_at >= self.worker.count_from_ns and now <= self.worker.end_ns:
                 self.worker.latencies.append(now - self.sent_at)
             self.bid()
@@ -239,66 +188,25 @@ async def peer_server(port: int, redis_url: str) -> None:
         await asyncio.Future()
 
 
-class Target:
-    def __init__(self, name: str, redis_url: str, database_url: str) -> None:
-        self.name, self.redis_url, self.database_url = name, redis_url, database_url
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = tempfile.NamedTemporaryFile(prefix=f"durable-ws-{name}-", suffix=".log", delete=False)  # noqa: SIM115
+class Target(fanout.Target):
+    """fairlot (as in bench_fanout) or this benchmark's durable peer."""
 
     def start(self) -> None:
-        env = dict(os.environ)
         if self.name == "fairlot":
-            env.update(
-                FAIRLOT_SECRET=SECRET,
-                REDIS_URL=self.redis_url,
-                DATABASE_URL=self.database_url,
-                FAIRLOT_PG_SCHEMA=f"bench_{secrets.token_hex(4)}",
-                FAIRLOT_REDIS_PREFIX=f"bench_{secrets.token_hex(4)}",
-                FAIRLOT_RATE_USER_PER_S="1000000",
-                FAIRLOT_RATE_USER_BURST="1000000",
-                FAIRLOT_RATE_IP_PER_S="1000000",
-                FAIRLOT_RATE_IP_BURST="1000000",
-            )
-            cmd = [*taskset("0"), sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)]
-            self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
-            wait_http(f"http://127.0.0.1:{self.port}/readyz", self.proc)
-        else:
-            cmd = [*taskset("0"), sys.executable, __file__, "--peer-server", str(self.port), self.redis_url]
-            self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log)
-            assert self.proc.stdout is not None
-            assert self.proc.stdout.readline().strip() == b"listening"
+            super().start()
+            return
+        assert self.stores is not None
+        redis_url = self.stores.redis_url
+        cmd = [*taskset("0"), sys.executable, __file__, "--peer-server", str(self.port), redis_url]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log)
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == b"listening"
 
     def create_rooms(self, n: int) -> list[str]:
+        """n English auctions (the peer's rooms are names)."""
         if self.name != "fairlot":
             return [f"room-{i}" for i in range(n)]
-        import httpx
-
-        from server.auth import TokenSigner
-
-        token = TokenSigner(SECRET.encode()).mint(
-            "bench-host", "host", time.time_ns() // 1_000_000 + 3_600_000
-        )
-        rooms = []
-        with httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30) as http:
-            for _ in range(n):
-                r = http.post(
-                    "/auctions",
-                    json={"format": "english", "params": {"currency": "EUR", "opening": 100, "end": FAR}},
-                    headers={"authorization": f"Bearer {token}"},
-                )
-                r.raise_for_status()
-                rooms.append(str(r.json()["id"]))
-        return rooms
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        return [self.create_room() for _ in range(n)]
 
 
 def percentile(values: list[int], q: float) -> float:
@@ -390,7 +298,7 @@ def main() -> int:
         met = []
         for conns in (int(c) for c in args.conns.split(",")):
             for name in names:
-                target = Target(name, redis_url, pg_url)
+                target = Target(name, SimpleNamespace(redis_url=redis_url, database_url=pg_url))
                 try:
                     target.start()
                     r = run(target, conns, args.procs, args.seconds)

@@ -86,29 +86,37 @@ def mask_frame(payload: bytes, opcode: int = 0x1) -> bytes:
     return head + b"\0\0\0\0" + payload
 
 
-class Viewer(asyncio.Protocol):
-    """Handshake, hello, subscribe; then record (seq, receive ns) of every event."""
+class WsClient(asyncio.Protocol):
+    """A minimal WebSocket client (``fairlot.v1.json``): the upgrade, masked frames out,
+    frames in with ping answered; subclasses act on ``on_open`` and ``on_message``."""
 
-    def __init__(
-        self, host: str, port: int, room: str, record: array[int], ready: asyncio.Future[None]
-    ) -> None:
-        self.host, self.port, self.room = host, port, room
-        self.record = record
-        self.ready = ready
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
         self.buf = bytearray()
         self.upgraded = False
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  (uvloop's is not a subclass)
+        # uvloop's transport is not a subclass of asyncio.Transport
+        self.transport = transport  # type: ignore[assignment]
         key = base64.b64encode(secrets.token_bytes(16)).decode()
-        transport.write(
+        transport.write(  # type: ignore[attr-defined]
             (
                 f"GET /ws HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
                 "Sec-WebSocket-Protocol: fairlot.v1.json\r\n\r\n"
             ).encode()
         )
+
+    def send(self, msg: dict[str, Any]) -> None:
+        assert self.transport is not None
+        self.transport.write(mask_frame(orjson.dumps(msg)))
+
+    def on_open(self) -> None:
+        """The upgrade is done: say hello, subscribe."""
+
+    def on_message(self, payload: bytes, now: int) -> None:
+        """A text or binary message, received at ``now`` (CLOCK_MONOTONIC ns)."""
 
     def data_received(self, data: bytes) -> None:
         now = time.monotonic_ns()
@@ -120,9 +128,7 @@ class Viewer(asyncio.Protocol):
                 return
             del buf[: end + 4]
             self.upgraded = True
-            assert self.transport is not None
-            self.transport.write(mask_frame(b'{"type":"hello","version":1}'))
-            self.transport.write(mask_frame(orjson.dumps({"type": "subscribe", "room": self.room})))
+            self.on_open()
         while len(buf) >= 2:
             length = buf[1] & 0x7F
             offset = 2
@@ -145,6 +151,22 @@ class Viewer(asyncio.Protocol):
                 self.transport.write(mask_frame(payload, 0xA))
             elif opcode in (0x1, 0x2):
                 self.on_message(payload, now)
+
+
+class Viewer(WsClient):
+    """Handshake, hello, subscribe; then record (seq, receive ns) of every event."""
+
+    def __init__(
+        self, host: str, port: int, room: str, record: array[int], ready: asyncio.Future[None]
+    ) -> None:
+        super().__init__(host, port)
+        self.room = room
+        self.record = record
+        self.ready = ready
+
+    def on_open(self) -> None:
+        self.send({"type": "hello", "version": 1})
+        self.send({"type": "subscribe", "room": self.room})
 
     def on_message(self, payload: bytes, now: int) -> None:
         msg = orjson.loads(payload)

@@ -38,8 +38,9 @@ CONSUMER = "projector-1"
 #: kept, 64 auctions (bench_durable, 20k bids/s) held all ~35 MB they had written when
 #: the first rewrite came, and the flushes around it took 12-29 ms (open-loop ack p99
 #: 27-112 ms in a 4 s window, ~10 ms in windows without a rewrite); at 1,000 kept a
-#: stream holds at most ~1,100 events (~0.4 MB). Recovery and viewers' resumes read what Redis no longer holds
-#: from Postgres (Registry.load_events), so the tail only has to cover the recent past.
+#: stream holds at most ~1,100 events (~0.4 MB). Recovery and viewers' resumes read
+#: what Redis no longer holds from Postgres (Registry.load_events), so the tail only
+#: has to cover the recent past.
 KEEP_IN_REDIS = 1000
 TRIM_STEP = 100
 
